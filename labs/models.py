@@ -1,0 +1,129 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from clouds.models import Cluster
+
+
+class Cohort(models.Model):
+    """A group of students taught by instructors (the live dashboard builds on it)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teaching_cohorts", blank=True)
+    students = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="cohorts", blank=True)
+
+    def __str__(self):
+        return self.name
+
+
+class LabSession(models.Model):
+    """One student's run of one lab, in its own namespace on a cluster."""
+
+    class State(models.TextChoices):
+        PROVISIONING = "provisioning", "Provisioning"
+        READY = "ready", "Ready"
+        ENDING = "ending", "Ending"
+        ENDED = "ended", "Ended"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATES = (State.PROVISIONING, State.READY, State.ENDING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_sessions")
+    lab_slug = models.SlugField(max_length=100)
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT)
+    namespace = models.CharField(max_length=63, unique=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PROVISIONING)
+    progress = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    extended = models.BooleanField(default=False)
+    warned = models.BooleanField(default=False)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "lab_slug"],
+                condition=models.Q(state__in=["provisioning", "ready", "ending"]),
+                name="one_active_session_per_lab",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} / {self.lab_slug} ({self.state})"
+
+    @property
+    def is_active(self):
+        return self.state in self.ACTIVE_STATES
+
+    @property
+    def group_name(self):
+        """The channel-layer group that receives this session's live updates."""
+        return f"session-{self.id.hex}"
+
+
+class SessionLog(models.Model):
+    """What happened in a session and why, in the order it happened."""
+
+    session = models.ForeignKey(LabSession, on_delete=models.CASCADE, related_name="log")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=30)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class ManifestRevision(models.Model):
+    """A text the student submitted, kept with what became of it."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        INVALID = "invalid", "Invalid"
+        APPLYING = "applying", "Applying"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    session = models.ForeignKey(LabSession, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    problems = models.JSONField(default=list, blank=True)
+    result = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["session", "number"], name="unique_revision_number")]
+
+
+class CheckResult(models.Model):
+    """The current state of one check of a session, and when it was first reached."""
+
+    session = models.ForeignKey(LabSession, on_delete=models.CASCADE, related_name="checks")
+    key = models.CharField(max_length=50)
+    passed = models.BooleanField(default=False)
+    passed_at = models.DateTimeField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "key"], name="unique_check_per_session")]
+
+
+class DnsRecord(models.Model):
+    """The A record a student set in the lab's DNS zone."""
+
+    session = models.OneToOneField(LabSession, on_delete=models.CASCADE, related_name="dns_record")
+    name = models.CharField(max_length=253)
+    address = models.GenericIPAddressField(protocol="IPv4")
+    updated = models.DateTimeField(auto_now=True)

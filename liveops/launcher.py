@@ -1,0 +1,139 @@
+"""`make run`: start the whole product on its embedded defaults.
+
+Starts a private Redis, the sandbox (cluster, cloud and DNS), a Celery worker
+and beat, the cluster watcher and the web server; prints where to log in.
+Ctrl-C stops every process it started.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("LIVEOPS_VAR_DIR", BASE / "var"))
+PY = sys.executable
+
+WEB_HOST = os.environ.get("LIVEOPS_HOST", "127.0.0.1")
+WEB_PORT = int(os.environ.get("LIVEOPS_PORT", "8000"))
+REDIS_PORT = int(os.environ.get("LIVEOPS_REDIS_PORT", "6390"))
+SANDBOX_PORT = int(os.environ.get("LIVEOPS_SANDBOX_PORT", "16443"))
+DNS_PORT = int(os.environ.get("LIVEOPS_SANDBOX_DNS_PORT", "15353"))
+
+
+def port_in_use(port, host="127.0.0.1"):
+    with socket.socket() as s:
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for_port(port, timeout=30.0, host="127.0.0.1"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_in_use(port, host):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class Supervisor:
+    def __init__(self):
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        (VAR / "logs").mkdir(parents=True, exist_ok=True)
+
+    def start(self, name, args, env=None, log=True):
+        out = open(VAR / "logs" / f"{name}.log", "ab") if log else None
+        proc = subprocess.Popen(
+            args, cwd=BASE, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self):
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 10
+        for _name, proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def watch(self):
+        while True:
+            for name, proc in self.procs:
+                if proc.poll() is not None:
+                    print(f"\n{name} stopped (exit {proc.returncode}); see var/logs/{name}.log. Stopping everything.")
+                    return 1
+            time.sleep(0.5)
+
+
+def main():
+    env = {
+        "LIVEOPS_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
+        "LIVEOPS_KUBECONFIG": os.environ.get("LIVEOPS_KUBECONFIG", str(VAR / "sandbox" / "kubeconfig")),
+        "LIVEOPS_DNS_RESOLVERS": os.environ.get("LIVEOPS_DNS_RESOLVERS", f"127.0.0.1:{DNS_PORT}"),
+        "LIVEOPS_DNS_UPDATE_SERVER": os.environ.get("LIVEOPS_DNS_UPDATE_SERVER", f"127.0.0.1:{DNS_PORT}"),
+    }
+    os.environ.update(env)
+    use_sandbox = os.environ.get("LIVEOPS_SANDBOX", "1") != "0"
+    for port, what in ((WEB_PORT, "the web server"), (REDIS_PORT, "Redis"), (SANDBOX_PORT, "the sandbox")):
+        if port_in_use(port):
+            print(f"Port {port} (for {what}) is already in use: is `make run` already running? Stop it first.")
+            return 1
+
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE, check=True)
+    subprocess.run([PY, "manage.py", "seed_demo"], cwd=BASE, check=True)
+
+    sup = Supervisor()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        (VAR / "redis").mkdir(parents=True, exist_ok=True)
+        sup.start(
+            "redis",
+            ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(VAR / "redis"), "--maxclients", "10000"],
+        )
+        if not wait_for_port(REDIS_PORT):
+            print("Redis did not start; see var/logs/redis.log")
+            return 1
+        if use_sandbox:
+            (VAR / "sandbox").mkdir(parents=True, exist_ok=True)
+            sandbox = sup.start(
+                "sandbox",
+                [PY, "-m", "sandbox", "--port", str(SANDBOX_PORT), "--kubeconfig", env["LIVEOPS_KUBECONFIG"],
+                 "--dns-port", str(DNS_PORT)],
+            )
+            if not wait_for_port(SANDBOX_PORT) or sandbox.poll() is not None:
+                print("The sandbox did not start; see var/logs/sandbox.log")
+                return 1
+        sup.start("celery-worker", [PY, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--concurrency", "4",
+                                    "-n", "worker@%h"])
+        sup.start("celery-beat", [PY, "-m", "celery", "-A", "liveops", "beat", "-l", "info",
+                                  "-s", str(VAR / "celerybeat-schedule")])
+        sup.start("watcher", [PY, "manage.py", "run_watcher"])
+        sup.start("web", [PY, "-m", "uvicorn", "liveops.asgi:application", "--host", WEB_HOST, "--port", str(WEB_PORT),
+                          "--ws-max-queue", "64", "--timeout-graceful-shutdown", "3"])
+        if not wait_for_port(WEB_PORT, host=WEB_HOST):
+            print("The web server did not start; see var/logs/web.log")
+            return 1
+        print()
+        print(f"LiveOps Labs is running at http://{WEB_HOST}:{WEB_PORT}/")
+        print((VAR / "demo-logins.txt").read_text())
+        print("Logs are in var/logs/. Press Ctrl-C to stop everything.")
+        return sup.watch()
+    except KeyboardInterrupt:
+        print("\nStopping...")
+        return 0
+    finally:
+        sup.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Settings, driven by environment variables with embedded defaults.
+
+The defaults run the whole product on one machine: SQLite, a private Redis,
+and the sandbox cluster, cloud and DNS started by `make run`.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("LIVEOPS_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name, default=False):
+    return os.environ.get(name, str(default)).lower() in ("1", "true", "yes", "on")
+
+
+def _secret_key():
+    if os.environ.get("DJANGO_SECRET_KEY"):
+        return os.environ["DJANGO_SECRET_KEY"]
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("LIVEOPS_DEBUG", False)
+ALLOWED_HOSTS = os.environ.get("LIVEOPS_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("LIVEOPS_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "channels",
+    "clouds",
+    "labs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "liveops.urls"
+ASGI_APPLICATION = "liveops.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("LIVEOPS_DB_PATH", str(VAR_DIR / "db.sqlite3")),
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        # Live-server tests need a file-based test database shared by processes.
+        "TEST": {"NAME": os.environ.get("LIVEOPS_TEST_DB_PATH", str(VAR_DIR / "test-db.sqlite3"))},
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "labs:catalogue"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# Redis: channel layer and Celery broker.
+REDIS_URL = os.environ.get("LIVEOPS_REDIS_URL", "redis://127.0.0.1:6390/0")
+CHANNEL_LAYERS = {
+    "default": {
+        # Pub/sub layer: delivers every message of a group fan-out, at a
+        # fraction of the cost of the list-based layer (see DESIGN.md).
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "expire-lab-sessions": {"task": "labs.tasks.expire_sessions", "schedule": 30.0},
+}
+
+# The default cluster: a kubeconfig file (the sandbox's, written by `make run`).
+LIVEOPS_KUBECONFIG = os.environ.get("LIVEOPS_KUBECONFIG", str(VAR_DIR / "sandbox" / "kubeconfig"))
+
+# DNS: resolvers used by the DNS check ("host:port" list). Empty means the
+# system resolvers. The embedded default is the sandbox's DNS server.
+LIVEOPS_DNS_RESOLVERS = [r for r in os.environ.get("LIVEOPS_DNS_RESOLVERS", "127.0.0.1:15353").split(",") if r]
+# The zone in which students may set their own A record, and the server that
+# accepts dynamic updates (RFC 2136) for it. Empty disables student records.
+LIVEOPS_DNS_ZONE = os.environ.get("LIVEOPS_DNS_ZONE", "lab.test")
+LIVEOPS_DNS_UPDATE_SERVER = os.environ.get("LIVEOPS_DNS_UPDATE_SERVER", "127.0.0.1:15353")
+LIVEOPS_DNS_TSIG_KEY = os.environ.get("LIVEOPS_DNS_TSIG_KEY", "")  # "name:base64secret"
+
+# Encryption of credentials at rest (Fernet). Defaults to a key derived from SECRET_KEY.
+LIVEOPS_ENCRYPTION_KEY = os.environ.get("LIVEOPS_ENCRYPTION_KEY", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LIVEOPS_LOG_LEVEL", "INFO")},
+    "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
