@@ -67,3 +67,7 @@ class SandboxConfig:
     # OpenStack) that writes status.loadBalancer and removes the finalizer.
     lb_provider: str = "builtin"
     cluster_name: str = "sandbox"
+    # How many recent changes a watch can resume from (older -> 410 Expired).
+    watch_history: int = 2000
+    # Bookmark interval of watches that ask for allowWatchBookmarks.
+    bookmark_interval: float = 30.0

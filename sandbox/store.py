@@ -1,0 +1,638 @@
+"""The in-memory object store: one global resourceVersion, watches, finalizers and
+garbage collection of dependents (ownerReferences).
+
+Objects are plain dicts holding full Kubernetes JSON. Everything returned is a deep
+copy; mutate the store only through its methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import copy
+import ipaddress
+import logging
+import secrets
+import string
+import uuid
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator, Callable
+
+from . import defaults
+from .config import SandboxConfig
+from .resources import CLUSTER_SCOPED, RESOURCES
+from .selectors import match_field_selector, match_label_selector
+
+log = logging.getLogger("sandbox.store")
+
+FOREGROUND = "foregroundDeletion"
+ORPHAN = "orphan"
+
+
+class StoreError(Exception):
+    code = 500
+    reason = "InternalError"
+
+    def __init__(self, message: str, causes: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.causes = causes or []
+
+
+class NotFound(StoreError):
+    code, reason = 404, "NotFound"
+
+
+class AlreadyExists(StoreError):
+    code, reason = 409, "AlreadyExists"
+
+
+class Conflict(StoreError):
+    code, reason = 409, "Conflict"
+
+
+class Invalid(StoreError):
+    """Invalid(message, causes=[{"field": ..., "reason": ..., "message": ...}])"""
+
+    code, reason = 422, "Invalid"
+
+
+class Forbidden(StoreError):
+    """E.g. a ResourceQuota rejection: message 'exceeded quota: ...'."""
+
+    code, reason = 403, "Forbidden"
+
+
+class BadRequest(StoreError):
+    code, reason = 400, "BadRequest"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key(resource: str, namespace: str | None, name: str) -> tuple[str, str]:
+    return ("" if resource in CLUSTER_SCOPED else (namespace or ""), name)
+
+
+def _content(obj: dict) -> dict:
+    """What counts as 'spec' for generation: everything but metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+class Subscription:
+    """An in-process watch: `async for event_type, obj in sub`. Call close() when done."""
+
+    def __init__(self, store: "Store", resource: str | None, namespace: str | None):
+        self._store = store
+        self.resource = resource
+        self.namespace = namespace
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.closed = False
+
+    def wants(self, resource: str, obj: dict) -> bool:
+        if self.resource is not None and resource != self.resource:
+            return False
+        if self.namespace and obj.get("metadata", {}).get("namespace") != self.namespace:
+            return False
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._store._subs.discard(self)
+            self.queue.put_nowait(None)
+
+    def __aiter__(self) -> AsyncIterator[tuple[str, dict]]:
+        return self
+
+    async def __anext__(self) -> tuple[str, dict]:
+        if self.closed and self.queue.empty():
+            raise StopAsyncIteration
+        item = await self.queue.get()
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+    async def get(self, timeout: float | None = None) -> tuple[str, dict] | None:
+        """Next event or None on timeout / close."""
+        try:
+            item = await asyncio.wait_for(self.queue.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+        return item
+
+
+class Store:
+    def __init__(self, config: SandboxConfig):
+        self.config = config
+        self.resource_version: int = 1
+        self.logs: dict[tuple[str, str], list[str]] = {}
+        self._objects: dict[str, dict[tuple[str, str], dict]] = {r: {} for r in RESOURCES}
+        self._by_uid: dict[str, tuple[str, str, str]] = {}
+        self._subs: set[Subscription] = set()
+        # (rv, resource, event_type, obj) of recent changes, for watch resume.
+        self.history: collections.deque = collections.deque(
+            maxlen=getattr(config, "watch_history", 2000)
+        )
+        self._log_waiters: dict[tuple[str, str], asyncio.Event] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    # ---- reading ----------------------------------------------------------------
+
+    def _table(self, resource: str) -> dict[tuple[str, str], dict]:
+        try:
+            return self._objects[resource]
+        except KeyError:
+            raise NotFound(f'the server could not find the requested resource ({resource})')
+
+    def get(self, resource: str, namespace: str | None, name: str) -> dict | None:
+        obj = self._table(resource).get(_key(resource, namespace, name))
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def list(self, resource: str, namespace: str | None = None,
+             label_selector: str | None = None, field_selector: str | None = None) -> list[dict]:
+        out = []
+        for (ns, name), obj in sorted(self._table(resource).items()):
+            if namespace and resource not in CLUSTER_SCOPED and ns != namespace:
+                continue
+            if label_selector and not match_label_selector(label_selector, obj["metadata"].get("labels")):
+                continue
+            if field_selector and not match_field_selector(field_selector, obj):
+                continue
+            out.append(copy.deepcopy(obj))
+        return out
+
+    def get_by_uid(self, uid: str) -> tuple[str, dict] | None:
+        where = self._by_uid.get(uid)
+        if not where:
+            return None
+        resource, ns, name = where
+        obj = self.get(resource, ns, name)
+        return (resource, obj) if obj else None
+
+    # ---- events to watchers -------------------------------------------------------
+
+    def _next_rv(self) -> str:
+        self.resource_version += 1
+        return str(self.resource_version)
+
+    def _emit(self, resource: str, event_type: str, obj: dict) -> None:
+        snapshot = copy.deepcopy(obj)
+        self.history.append((self.resource_version, resource, event_type, snapshot))
+        for sub in list(self._subs):
+            if sub.wants(resource, snapshot):
+                sub.queue.put_nowait((event_type, copy.deepcopy(snapshot)))
+
+    def watch(self, resource: str | None = None, namespace: str | None = None) -> Subscription:
+        sub = Subscription(self, resource, namespace)
+        self._subs.add(sub)
+        return sub
+
+    def oldest_history_rv(self) -> int:
+        """Smallest resourceVersion a watch can resume from (exclusive)."""
+        if len(self.history) < (self.history.maxlen or 0):
+            return 0
+        return self.history[0][0] - 1
+
+    # ---- writing -------------------------------------------------------------------
+
+    def _check_namespace(self, resource: str, namespace: str | None) -> None:
+        if resource in CLUSTER_SCOPED:
+            return
+        if not namespace:
+            raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
+        ns = self._objects["namespaces"].get(("", namespace))
+        if ns is None:
+            raise NotFound(f'namespaces "{namespace}" not found')
+        if ns["metadata"].get("deletionTimestamp") and resource != "events":
+            raise Forbidden(
+                f"unable to create new content in namespace {namespace} because it is being terminated"
+            )
+
+    def _generate_name(self, resource: str, namespace: str, prefix: str) -> str:
+        alphabet = "bcdfghjklmnpqrstvwxz2456789"
+        for _ in range(100):
+            name = prefix + "".join(secrets.choice(alphabet) for _ in range(5))
+            if _key(resource, namespace, name) not in self._objects[resource]:
+                return name
+        raise AlreadyExists("could not generate a unique name")
+
+    def prepare_create(self, resource: str, obj: dict) -> dict:
+        """Everything create() does except storing it (used for dryRun too)."""
+        info = RESOURCES.get(resource)
+        if info is None:
+            raise NotFound(f"the server could not find the requested resource ({resource})")
+        obj = copy.deepcopy(obj)
+        obj["apiVersion"] = info.api_version
+        obj["kind"] = info.kind
+        meta = obj.setdefault("metadata", {})
+        if resource in CLUSTER_SCOPED:
+            meta.pop("namespace", None)
+        namespace = meta.get("namespace")
+        self._check_namespace(resource, namespace)
+        if not meta.get("name"):
+            if meta.get("generateName"):
+                meta["name"] = self._generate_name(resource, namespace or "", meta["generateName"])
+            else:
+                raise Invalid(
+                    f"{info.kind} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                    [{"field": "metadata.name", "reason": "FieldValueRequired",
+                      "message": "Required value: name or generateName is required"}],
+                )
+        if _key(resource, namespace, meta["name"]) in self._objects[resource]:
+            raise AlreadyExists(f'{resource}{"." + info.group if info.group else ""} "{meta["name"]}" already exists')
+        for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
+            meta.pop(k, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now()
+        if resource not in ("events", "endpoints", "configmaps", "serviceaccounts", "namespaces",
+                            "nodes", "endpointslices", "limitranges", "resourcequotas"):
+            meta["generation"] = 1
+        defaults.apply(resource, obj, self, None)
+        return obj
+
+    async def create(self, resource: str, obj: dict, *, dry_run: bool = False) -> dict:
+        obj = self.prepare_create(resource, obj)
+        if dry_run:
+            return obj
+        obj["metadata"]["resourceVersion"] = self._next_rv()
+        meta = obj["metadata"]
+        self._objects[resource][_key(resource, meta.get("namespace"), meta["name"])] = obj
+        self._by_uid[meta["uid"]] = (resource, meta.get("namespace") or "", meta["name"])
+        self._emit(resource, "ADDED", obj)
+        return copy.deepcopy(obj)
+
+    def prepare_update(self, resource: str, obj: dict, *, subresource: str | None = None) -> tuple[dict, dict]:
+        """-> (old, new) without storing anything."""
+        info = RESOURCES[resource]
+        meta = obj.get("metadata") or {}
+        key = _key(resource, meta.get("namespace"), meta.get("name", ""))
+        old = self._table(resource).get(key)
+        if old is None:
+            raise NotFound(f'{resource}{"." + info.group if info.group else ""} "{meta.get("name", "")}" not found')
+        rv = meta.get("resourceVersion")
+        if rv and str(rv) != old["metadata"]["resourceVersion"]:
+            raise Conflict(
+                f'Operation cannot be fulfilled on {resource}{"." + info.group if info.group else ""} '
+                f'"{meta["name"]}": the object has been modified; please apply your changes to the '
+                f"latest version and try again"
+            )
+        new = copy.deepcopy(obj)
+        new["apiVersion"] = info.api_version
+        new["kind"] = info.kind
+        nmeta = new.setdefault("metadata", {})
+        ometa = old["metadata"]
+        for k in ("uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if k in ometa:
+                nmeta[k] = ometa[k]
+            else:
+                nmeta.pop(k, None)
+        if "generation" in ometa:
+            nmeta["generation"] = ometa["generation"]
+        if "managedFields" not in nmeta and "managedFields" in ometa:
+            nmeta["managedFields"] = ometa["managedFields"]
+        if subresource == "status":
+            keep = {k: v for k, v in new.items() if k in ("status",)}
+            base = copy.deepcopy(old)
+            base.update(keep)
+            if "status" not in new:
+                base.pop("status", None)
+            # status writes may not change metadata except labels/annotations? keep old metadata
+            base["metadata"] = copy.deepcopy(ometa)
+            new = base
+        elif subresource is None and resource not in ("namespaces",) or subresource == "spec":
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        defaults.apply(resource, new, self, old)
+        if "generation" in ometa and _content(new) != _content(old):
+            new["metadata"]["generation"] = ometa["generation"] + 1
+        return old, new
+
+    async def update(self, resource: str, obj: dict, *, subresource: str | None = None,
+                     dry_run: bool = False) -> dict:
+        old, new = self.prepare_update(resource, obj, subresource=subresource)
+        if dry_run:
+            new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+            return new
+        return await self._store_update(resource, old, new)
+
+    async def _store_update(self, resource: str, old: dict, new: dict) -> dict:
+        meta = new["metadata"]
+        if self._finished(resource, new):
+            self._objects[resource][_key(resource, meta.get("namespace"), meta["name"])] = new
+            await self.remove(resource, meta.get("namespace"), meta["name"])
+            return copy.deepcopy(new)
+        cmp_old = copy.deepcopy(old)
+        cmp_old["metadata"].pop("resourceVersion", None)
+        cmp_new = copy.deepcopy(new)
+        cmp_new["metadata"].pop("resourceVersion", None)
+        if cmp_old == cmp_new:
+            return copy.deepcopy(old)
+        meta["resourceVersion"] = self._next_rv()
+        self._objects[resource][_key(resource, meta.get("namespace"), meta["name"])] = new
+        self._emit(resource, "MODIFIED", new)
+        return copy.deepcopy(new)
+
+    @staticmethod
+    def _finished(resource: str, obj: dict) -> bool:
+        meta = obj["metadata"]
+        if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+            return False
+        if resource == "pods":
+            return False  # the kubelet simulation finishes pods via remove()
+        if resource == "namespaces":
+            return False  # finished by the namespace termination task
+        return True
+
+    async def mutate(self, resource: str, namespace: str | None, name: str,
+                     fn: Callable[[dict], Any]) -> dict | None:
+        old = self._table(resource).get(_key(resource, namespace, name))
+        if old is None:
+            return None
+        new = copy.deepcopy(old)
+        fn(new)
+        if new == old:
+            return copy.deepcopy(old)
+        if "generation" in old["metadata"] and _content(new) != _content(old):
+            new["metadata"]["generation"] = old["metadata"]["generation"] + 1
+        return await self._store_update(resource, old, new)
+
+    # ---- deleting ------------------------------------------------------------------
+
+    def _dependents(self, owner: dict) -> list[tuple[str, dict]]:
+        uid = owner["metadata"]["uid"]
+        ns = owner["metadata"].get("namespace")
+        out = []
+        for resource, table in self._objects.items():
+            for obj in table.values():
+                refs = obj["metadata"].get("ownerReferences") or []
+                if any(r.get("uid") == uid for r in refs):
+                    if ns and obj["metadata"].get("namespace") != ns:
+                        continue
+                    out.append((resource, obj))
+        return out
+
+    async def delete(self, resource: str, namespace: str | None, name: str, *,
+                     propagation: str | None = "Background", grace_period: int | None = None,
+                     dry_run: bool = False, preconditions: dict | None = None) -> dict:
+        info = RESOURCES.get(resource)
+        if info is None:
+            raise NotFound(f"the server could not find the requested resource ({resource})")
+        obj = self._table(resource).get(_key(resource, namespace, name))
+        if obj is None:
+            raise NotFound(f'{resource}{"." + info.group if info.group else ""} "{name}" not found')
+        if preconditions:
+            if preconditions.get("uid") and preconditions["uid"] != obj["metadata"]["uid"]:
+                raise Conflict(f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+                               f"UID in object meta: {obj['metadata']['uid']}")
+            if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != obj["metadata"]["resourceVersion"]:
+                raise Conflict(f"Precondition failed: ResourceVersion in precondition: "
+                               f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
+                               f"{obj['metadata']['resourceVersion']}")
+        if dry_run:
+            return copy.deepcopy(obj)
+        propagation = propagation or "Background"
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            if resource == "pods" and grace_period == 0:
+                await self.remove(resource, namespace, name)
+            return copy.deepcopy(obj)
+
+        if propagation == "Orphan":
+            for dres, dep in self._dependents(obj):
+                uid = meta["uid"]
+
+                def strip(o: dict, uid: str = uid) -> None:
+                    refs = [r for r in o["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+                    if refs:
+                        o["metadata"]["ownerReferences"] = refs
+                    else:
+                        o["metadata"].pop("ownerReferences", None)
+
+                await self.mutate(dres, dep["metadata"].get("namespace"), dep["metadata"]["name"], strip)
+
+        if propagation == "Foreground" and self._dependents(obj):
+            def mark(o: dict) -> None:
+                o["metadata"]["deletionTimestamp"] = now()
+                o["metadata"]["deletionGracePeriodSeconds"] = 0
+                fins = o["metadata"].setdefault("finalizers", [])
+                if FOREGROUND not in fins:
+                    fins.append(FOREGROUND)
+
+            result = await self.mutate(resource, namespace, name, mark)
+            for dres, dep in self._dependents(obj):
+                try:
+                    await self.delete(dres, dep["metadata"].get("namespace"), dep["metadata"]["name"],
+                                      propagation="Foreground")
+                except NotFound:
+                    pass
+            await self._check_foreground(meta["uid"])
+            return result or copy.deepcopy(obj)
+
+        if resource == "pods" and not (grace_period == 0 or not obj.get("spec", {}).get("nodeName")):
+            grace = grace_period if grace_period is not None else obj.get("spec", {}).get(
+                "terminationGracePeriodSeconds", 30)
+
+            def terminate(o: dict) -> None:
+                o["metadata"]["deletionTimestamp"] = now()
+                o["metadata"]["deletionGracePeriodSeconds"] = grace
+
+            return await self.mutate(resource, namespace, name, terminate) or copy.deepcopy(obj)
+
+        if resource == "namespaces":
+            def terminating(o: dict) -> None:
+                o["metadata"]["deletionTimestamp"] = now()
+                o.setdefault("status", {})["phase"] = "Terminating"
+
+            result = await self.mutate(resource, namespace, name, terminating)
+            self._spawn(self._terminate_namespace(name))
+            return result or copy.deepcopy(obj)
+
+        if meta.get("finalizers"):
+            def mark_deleted(o: dict) -> None:
+                o["metadata"]["deletionTimestamp"] = now()
+                o["metadata"]["deletionGracePeriodSeconds"] = 0
+
+            return await self.mutate(resource, namespace, name, mark_deleted) or copy.deepcopy(obj)
+
+        gone = copy.deepcopy(obj)
+        await self.remove(resource, namespace, name)
+        return gone
+
+    async def remove(self, resource: str, namespace: str | None, name: str) -> None:
+        """Unconditional removal (emits DELETED); dependents are garbage-collected."""
+        key = _key(resource, namespace, name)
+        obj = self._table(resource).pop(key, None)
+        if obj is None:
+            return
+        self._by_uid.pop(obj["metadata"]["uid"], None)
+        obj["metadata"]["resourceVersion"] = self._next_rv()
+        self._emit(resource, "DELETED", obj)
+        if resource == "pods":
+            self.logs.pop((namespace or "", name), None)
+        # garbage collection of dependents (background)
+        for dres, dep in self._dependents(obj):
+            dmeta = dep["metadata"]
+            try:
+                await self.delete(dres, dmeta.get("namespace"), dmeta["name"], propagation="Background")
+            except NotFound:
+                pass
+        # foreground owners waiting for this dependent
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            await self._check_foreground(ref.get("uid"))
+
+    async def _check_foreground(self, owner_uid: str | None) -> None:
+        where = self._by_uid.get(owner_uid or "")
+        if not where:
+            return
+        resource, ns, name = where
+        owner = self._objects[resource].get(_key(resource, ns, name))
+        if owner is None or FOREGROUND not in (owner["metadata"].get("finalizers") or []):
+            return
+        if self._dependents(owner):
+            return
+
+        def drop(o: dict) -> None:
+            fins = [f for f in o["metadata"].get("finalizers") or [] if f != FOREGROUND]
+            if fins:
+                o["metadata"]["finalizers"] = fins
+            else:
+                o["metadata"].pop("finalizers", None)
+
+        await self.mutate(resource, ns, name, drop)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _terminate_namespace(self, namespace: str) -> None:
+        """Delete everything in the namespace, wait until it is empty, then remove it."""
+        delay = getattr(self.config.delays, "namespace_terminate", 0.05)
+        try:
+            while True:
+                remaining = 0
+                for resource, table in self._objects.items():
+                    if resource in CLUSTER_SCOPED:
+                        continue
+                    for (ns, name), obj in list(table.items()):
+                        if ns != namespace:
+                            continue
+                        remaining += 1
+                        if resource == "events":
+                            await self.remove(resource, ns, name)
+                        elif not obj["metadata"].get("deletionTimestamp"):
+                            try:
+                                await self.delete(resource, ns, name)
+                            except NotFound:
+                                pass
+                if remaining == 0:
+                    break
+                await asyncio.sleep(delay)
+            await asyncio.sleep(delay)
+            await self.remove("namespaces", None, namespace)
+        except Exception:  # pragma: no cover - logged, never fatal
+            log.exception("terminating namespace %s failed", namespace)
+
+    # ---- logs ---------------------------------------------------------------------------
+
+    def append_log(self, namespace: str, pod: str, *lines: str) -> None:
+        """Append log lines of a pod and wake followers (same as appending to store.logs)."""
+        self.logs.setdefault((namespace, pod), []).extend(lines)
+        self.notify_logs(namespace, pod)
+
+    def notify_logs(self, namespace: str, pod: str) -> None:
+        ev = self._log_waiters.pop((namespace, pod), None)
+        if ev:
+            ev.set()
+
+    def log_waiter(self, namespace: str, pod: str) -> asyncio.Event:
+        return self._log_waiters.setdefault((namespace, pod), asyncio.Event())
+
+    # ---- events ---------------------------------------------------------------------------
+
+    async def record_event(self, involved: dict, reason: str, message: str, type: str = "Normal",
+                           component: str = "sandbox") -> None:
+        meta = involved.get("metadata", {})
+        namespace = meta.get("namespace") or "default"
+        ref = {
+            "apiVersion": involved.get("apiVersion"),
+            "kind": involved.get("kind"),
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace") or "",
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+        }
+        if not ref["namespace"]:
+            ref.pop("namespace")
+        ts = now()
+        for (ns, name), ev in self._objects["events"].items():
+            if (ns == namespace and ev.get("reason") == reason and ev.get("message") == message
+                    and ev.get("type") == type
+                    and ev["involvedObject"].get("uid") == ref["uid"]
+                    and ev["involvedObject"].get("name") == ref["name"]
+                    and ev.get("source", {}).get("component") == component):
+                def bump(o: dict) -> None:
+                    o["count"] = o.get("count", 1) + 1
+                    o["lastTimestamp"] = ts
+
+                await self.mutate("events", ns, name, bump)
+                return
+        if ("", namespace) not in self._objects["namespaces"]:
+            return
+        name = f"{meta.get('name', 'unknown')}.{secrets.token_hex(8)}"
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": ref,
+            "reason": reason,
+            "message": message,
+            "type": type,
+            "source": {"component": component},
+            "firstTimestamp": ts,
+            "lastTimestamp": ts,
+            "count": 1,
+            "reportingComponent": component,
+            "reportingInstance": "",
+            "eventTime": None,
+        }
+        try:
+            await self.create("events", event)
+        except StoreError:
+            log.debug("could not record event %s", reason)
+
+    # ---- service IPs ---------------------------------------------------------------------
+
+    def allocate_cluster_ip(self) -> str:
+        used = {s.get("spec", {}).get("clusterIP") for s in self._objects["services"].values()}
+        net: ipaddress.IPv4Network = ipaddress.IPv4Network(self.config.service_cidr)
+        for i, ip in enumerate(net.hosts()):
+            if i == 0:
+                continue  # .1 is the kubernetes service by convention
+            if str(ip) not in used:
+                return str(ip)
+        raise Invalid("service IP range is full")
+
+    def allocate_node_port(self) -> int:
+        used = set()
+        for s in self._objects["services"].values():
+            for p in s.get("spec", {}).get("ports") or []:
+                if p.get("nodePort"):
+                    used.add(p["nodePort"])
+        for port in range(30000 + secrets.randbelow(2000), 32768):
+            if port not in used:
+                return port
+        for port in range(30000, 32768):
+            if port not in used:
+                return port
+        raise Invalid("provided port range is full")
+
+    async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        for sub in list(self._subs):
+            sub.close()
