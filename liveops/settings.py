@@ -144,3 +144,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LIVEOPS_LOG_LEVEL", "INFO")},
     "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
+
+# Modules the Celery worker loads besides each app's tasks.py.
+CELERY_IMPORTS = ("labs.probes",)
