@@ -1,0 +1,232 @@
+"""Reads multi-document YAML into Kubernetes-looking documents, with line numbers for every field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .problems import Document, Path, Problem, format_path
+
+# Aliases can make a small text expand to an enormous object ("billion laughs").
+MAX_EXPANDED_NODES = 50_000
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as strings, as Kubernetes does when it reads YAML."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
+@dataclass
+class Parsed:
+    documents: list[Document] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    fatal: bool = False  # True when later checks must not run (syntax error, limits exceeded)
+
+
+def parse_manifests(text: str, *, max_bytes: int, max_documents: int) -> Parsed:
+    result = Parsed()
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        result.problems.append(Problem(
+            line=None, column=None, severity="error", code="too-large", field=None, document=None,
+            message=f"The text is {size:,} bytes long; this lab accepts at most {max_bytes:,} bytes.",
+            hint="Keep only the Deployment and the Service the lab asks for."))
+        result.fatal = True
+        return result
+
+    loader = _Loader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            if _is_empty(node):
+                continue
+            if index >= max_documents:
+                result.problems.append(Problem(
+                    line=node.start_mark.line + 1, column=None, severity="error", code="too-many-documents",
+                    field=None, document=index,
+                    message=f"The text has more than {max_documents} documents; this lab accepts at most "
+                            f"{max_documents}.",
+                    hint='Remove the extra documents (each one starts after a "---" line).'))
+                result.fatal = True
+                break
+            if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+                result.problems.append(Problem(
+                    line=node.start_mark.line + 1, column=None, severity="error", code="too-large", field=None,
+                    document=index,
+                    message=f"Document {index + 1} uses YAML aliases that expand to a huge object.",
+                    hint="Write the values out instead of using anchors (&) and aliases (*)."))
+                result.fatal = True
+                break
+            positions: dict[Path, tuple[int, int]] = {}
+            duplicates: list[Problem] = []
+            _map_positions(node, (), positions, duplicates, index)
+            obj = _json_keys(loader.construct_document(node))
+            result.problems.extend(duplicates)
+            doc = _document(index, node, obj, positions, result.problems)
+            if doc is not None:
+                result.documents.append(doc)
+            index += 1
+    except yaml.MarkedYAMLError as error:
+        result.problems.append(_syntax_problem(error))
+        result.fatal = True
+    except RecursionError:
+        result.problems.append(Problem(
+            line=None, column=None, severity="error", code="too-large", field=None, document=None,
+            message="The YAML is nested too deeply to be a Kubernetes object.", hint=None))
+        result.fatal = True
+    finally:
+        loader.dispose()
+    return result
+
+
+def _is_empty(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~", "null")
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # guards against recursive structures
+    if isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded_size(item, memo) for item in node.value)
+    else:
+        total = 1
+    memo[key] = total
+    return total
+
+
+def _key_text(node: yaml.Node) -> str:
+    return node.value if isinstance(node, yaml.ScalarNode) else "?"
+
+
+def _map_positions(node: yaml.Node, path: Path, positions: dict, duplicates: list, index: int) -> None:
+    """Record the (line, column) of every field; report keys written twice in one mapping."""
+    if not path:
+        positions[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = _key_text(key_node)
+            if key == "<<":
+                continue
+            child = path + (key,)
+            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in seen:
+                duplicates.append(Problem(
+                    line=where[0], column=where[1], severity="error", code="duplicate-key",
+                    field=format_path(child), document=index,
+                    message=f'The key "{key}" appears twice in the same mapping; only the last one would count.',
+                    hint="Merge the two into one, or fix the indentation of one of them."))
+                continue
+            seen.add(key)
+            positions[child] = where
+            _map_positions(value_node, child, positions, duplicates, index)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            child = path + (i,)
+            positions[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            _map_positions(item, child, positions, duplicates, index)
+
+
+def _json_keys(value: Any) -> Any:
+    """Mapping keys become strings, as when Kubernetes converts YAML to JSON."""
+    if isinstance(value, dict):
+        return {_key_string(k): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(v) for v in value]
+    return value
+
+
+def _key_string(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return str(key)
+
+
+def _end_line(node: yaml.Node) -> int:
+    mark = node.end_mark
+    return mark.line + 1 if mark.column > 0 else max(mark.line, node.start_mark.line + 1)
+
+
+def _document(index: int, node: yaml.Node, obj: Any, positions: dict, problems: list[Problem]) -> Document | None:
+    start = node.start_mark.line + 1
+    if not isinstance(obj, dict):
+        what = "a list" if isinstance(obj, list) else "a single value"
+        problems.append(Problem(
+            line=start, column=node.start_mark.column + 1, severity="error", code="not-a-mapping", field=None,
+            document=index,
+            message=f"Document {index + 1} is {what}, not a Kubernetes object.",
+            hint="Each document should be a mapping that starts with apiVersion: and kind:."))
+        return None
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    missing = [name for name, value in (("apiVersion", api_version), ("kind", kind))
+               if not isinstance(value, str) or not value.strip()]
+    if missing:
+        names = " and ".join(missing)
+        field = missing[0]
+        line, column = positions.get((field,), (start, 1))
+        problems.append(Problem(
+            line=line, column=column, severity="error", code="missing-kind", field=field, document=index,
+            message=f"Document {index + 1} has no {names}, so it is not clear what kind of object it is.",
+            hint="Start the document with, for example, apiVersion: apps/v1 and kind: Deployment."))
+        return None
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return Document(index=index, kind=kind, name=str(name) if name not in (None, "") else None,
+                    api_version=api_version, obj=obj, start_line=start, end_line=_end_line(node),
+                    positions=positions)
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else None
+    column = mark.column + 1 if mark else None
+    message, hint = _explain_syntax(error)
+    return Problem(line=line, column=column, severity="error", code="yaml-syntax", field=None, document=None,
+                   message=message, hint=hint)
+
+
+def _explain_syntax(error: yaml.MarkedYAMLError) -> tuple[str, str | None]:
+    problem = error.problem or ""
+    context = error.context or ""
+    opened = f" (it opens on line {error.context_mark.line + 1})" if error.context_mark else ""
+    if "'\\t'" in problem:
+        return ("This line is indented with a tab; YAML only accepts spaces for indentation.",
+                "Replace the tab with spaces (2 per level is usual).")
+    if "mapping values are not allowed here" in problem:
+        return ("Unexpected colon: this line cannot start a new key here.",
+                "Check the indentation of this line, or put quotes around a value that contains \": \".")
+    if "expected <block end>" in problem:
+        return ("This line is not indented like the lines around it.",
+                "Line it up with the other keys of the same mapping or items of the same list.")
+    if "could not find expected ':'" in problem:
+        return ("This line looks like a key but has no colon after it.",
+                'Write it as "key: value", or indent it as part of the value above.')
+    if "end of stream" in problem and "quoted scalar" in context:
+        return (f"A quoted string is never closed{opened}.", "Add the closing quote.")
+    if "expected ',' or ']'" in problem:
+        return (f"A list written with [ is never closed{opened}.", "Add the closing ].")
+    if "expected ',' or '}'" in problem:
+        return (f"A mapping written with {{ is never closed{opened}.", "Add the closing }.")
+    if "undefined alias" in problem:
+        return (f"YAML {problem}.", "Define the anchor (&name) before using it as *name, or write the value out.")
+    if "could not determine a constructor" in problem:
+        return (f"Unsupported YAML tag: {problem.split('tag', 1)[-1].strip()}.", "Remove the tag (the word after !).")
+    text = problem[:1].upper() + problem[1:] if problem else "The YAML could not be read"
+    if context:
+        text += f" ({context})"
+    return (f"YAML syntax error: {text}.", None)

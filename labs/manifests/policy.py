@@ -1,0 +1,198 @@
+"""The lab's rules for what a learner may create: kinds, namespace, images, sizes and safety."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .problems import Document, Path, Problem
+from .wording import closest, join_names
+
+
+@dataclass(frozen=True)
+class Policy:
+    allowed_kinds: tuple[str, ...] = ("Deployment", "Service")
+    image_allowlist: tuple[str, ...] = ("nginx",)
+    max_replicas: int = 5
+    max_bytes: int = 20_000
+    max_documents: int = 10
+    require_service_type: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed_kinds", tuple(self.allowed_kinds))
+        object.__setattr__(self, "image_allowlist", tuple(self.image_allowlist))
+
+
+# Where the pod spec lives in each kind that makes pods.
+POD_SPEC_PATHS: dict[str, Path] = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+HOST_NAMESPACES = {"hostNetwork": "the node's network", "hostPID": "the node's processes",
+                   "hostIPC": "the node's shared memory"}
+DOCKER_HUB_PREFIXES = ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/", "library/")
+
+
+def dig(obj: Any, path: Path) -> Any:
+    """The value at `path`, or None when any step is missing or of the wrong type."""
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(obj, list) or part >= len(obj):
+                return None
+        elif not isinstance(obj, dict):
+            return None
+        obj = obj[part] if isinstance(part, int) else obj.get(part)
+    return obj
+
+
+def image_repository(image: str) -> str:
+    """'docker.io/library/nginx:1.27@sha256:...' -> 'nginx'."""
+    ref = image.strip().split("@", 1)[0]
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    if colon > slash:
+        ref = ref[:colon]
+    for prefix in DOCKER_HUB_PREFIXES:
+        if ref.startswith(prefix):
+            ref = ref[len(prefix):]
+            break
+    return ref
+
+
+def containers(doc: Document) -> list[tuple[Path, dict]]:
+    """Every container of a pod-making document, with its path."""
+    pod_path = POD_SPEC_PATHS.get(doc.kind)
+    if pod_path is None:
+        return []
+    found = []
+    for list_name in CONTAINER_LISTS:
+        items = dig(doc.obj, pod_path + (list_name,))
+        if isinstance(items, list):
+            found.extend((pod_path + (list_name, i), c) for i, c in enumerate(items) if isinstance(c, dict))
+    return found
+
+
+def check_policy(documents: list[Document], *, namespace: str, policy: Policy) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], Document] = {}
+    for doc in documents:
+        if doc.kind not in policy.allowed_kinds:
+            problems.append(_kind_not_allowed(doc, policy))
+            continue
+        if doc.name is None:
+            problems.append(doc.problem(
+                "missing-name", ("metadata", "name"), f"This {doc.kind} has no metadata.name.",
+                f"Give it a name, e.g. metadata: {{name: lb-test}}."))
+        else:
+            key = (doc.kind, doc.name)
+            if key in seen:
+                problems.append(doc.problem(
+                    "duplicate", ("metadata", "name"),
+                    f"{doc.title} is defined twice (documents {seen[key].index + 1} and {doc.index + 1}).",
+                    "Give each object its own name, or remove one of the copies."))
+            else:
+                seen[key] = doc
+        problems.extend(_namespace(doc, namespace))
+        problems.extend(_pod_safety(doc))
+        problems.extend(_images(doc, policy))
+        problems.extend(_replicas(doc, policy))
+    return problems
+
+
+def _kind_not_allowed(doc: Document, policy: Policy) -> Problem:
+    allowed = join_names(policy.allowed_kinds)
+    suggestion = closest(doc.kind, policy.allowed_kinds)
+    message = f'Kind "{doc.kind}" is not part of this lab'
+    message += f' (did you mean "{suggestion}"?)' if suggestion else ""
+    return doc.problem("kind-not-allowed", ("kind",), f"{message}; here you can create {allowed}.",
+                       f"Change kind to {suggestion}." if suggestion else f"Remove this document ({doc.title}).")
+
+
+def _namespace(doc: Document, namespace: str) -> list[Problem]:
+    value = dig(doc.obj, ("metadata", "namespace"))
+    if value in (None, "") or value == namespace:
+        return []
+    return [doc.problem(
+        "namespace", ("metadata", "namespace"),
+        f'{doc.title} is set to namespace "{value}", but your lab objects live in namespace "{namespace}".',
+        "Remove the namespace line: your objects go to your lab namespace automatically.")]
+
+
+def _pod_safety(doc: Document) -> list[Problem]:
+    pod_path = POD_SPEC_PATHS.get(doc.kind)
+    if pod_path is None:
+        return []
+    problems = []
+    pod_spec = dig(doc.obj, pod_path)
+    if isinstance(pod_spec, dict):
+        for key, what in HOST_NAMESPACES.items():
+            if pod_spec.get(key) is True:
+                problems.append(doc.problem(
+                    "host-network", pod_path + (key,),
+                    f"{doc.title} asks for {key}: true, which would let its pods use {what}; "
+                    "that is not allowed in the lab.", f"Remove {key}."))
+        volumes = pod_spec.get("volumes")
+        for i, volume in enumerate(volumes if isinstance(volumes, list) else []):
+            if isinstance(volume, dict) and "hostPath" in volume:
+                problems.append(doc.problem(
+                    "host-path", pod_path + ("volumes", i, "hostPath"),
+                    f'Volume "{volume.get("name", i)}" of {doc.title} mounts a folder of the node (hostPath), '
+                    "which is not allowed in the lab.", "Use an emptyDir volume instead."))
+    for path, container in containers(doc):
+        security = container.get("securityContext")
+        if not isinstance(security, dict):
+            continue
+        label = f'Container "{container.get("name", path[-1])}" of {doc.title}'
+        if security.get("privileged") is True:
+            problems.append(doc.problem(
+                "privileged", path + ("securityContext", "privileged"),
+                f"{label} asks to run privileged, which is not allowed in the lab.", "Remove privileged: true."))
+        if security.get("allowPrivilegeEscalation") is True:
+            problems.append(doc.problem(
+                "privileged", path + ("securityContext", "allowPrivilegeEscalation"),
+                f"{label} sets allowPrivilegeEscalation: true, which is not allowed in the lab.",
+                "Remove it or set allowPrivilegeEscalation: false."))
+    return problems
+
+
+def _images(doc: Document, policy: Policy) -> list[Problem]:
+    allowed = {image_repository(a): a for a in policy.image_allowlist}
+    allowed_text = ", ".join(policy.image_allowlist)
+    problems = []
+    for path, container in containers(doc):
+        label = f'Container "{container.get("name", path[-1])}" of {doc.title}'
+        image = container.get("image")
+        if image is None or (isinstance(image, str) and not image.strip()):
+            problems.append(doc.problem("missing-image", path + ("image",), f"{label} has no image.",
+                                        f"Add an image, e.g. image: {policy.image_allowlist[0]}"
+                                        if policy.image_allowlist else None))
+            continue
+        if not isinstance(image, str):
+            continue  # the schema check explains the wrong type
+        repository = image_repository(image)
+        if repository in allowed:
+            continue
+        suggestion = closest(repository, list(allowed))
+        message = f'{label} uses image "{image}", which is not allowed in this lab'
+        message += f" (did you mean {suggestion}?)" if suggestion else "."
+        problems.append(doc.problem("image-not-allowed", path + ("image",), message,
+                                    f"Allowed images: {allowed_text}."))
+    return problems
+
+
+def _replicas(doc: Document, policy: Policy) -> list[Problem]:
+    if doc.kind not in ("Deployment", "ReplicaSet", "StatefulSet"):
+        return []
+    replicas = dig(doc.obj, ("spec", "replicas"))
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        return []
+    if replicas > policy.max_replicas:
+        return [doc.problem("too-many-replicas", ("spec", "replicas"),
+                            f"{doc.title} asks for {replicas} replicas; this lab allows at most {policy.max_replicas}.",
+                            f"Set replicas to {min(3, policy.max_replicas)}.")]
+    return []
