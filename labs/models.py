@@ -45,6 +45,8 @@ class LabSession(models.Model):
     warned = models.BooleanField(default=False)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=100, blank=True)
+    # The editor's text as last seen by the server, so nothing typed is lost on reload.
+    draft = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created"]

@@ -1,0 +1,140 @@
+"""Server-side apply of a student's manifests, with a dry run and a diff against what is live."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+
+import yaml
+from kubernetes.client import ApiException
+
+from labs import cluster as kube
+from labs.models import LabSession
+
+FIELD_MANAGER = "liveops-lab"
+REQUEST_TIMEOUT = 20
+APPLY = "application/apply-patch+yaml"
+NOISE_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
+NOISE_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
+
+
+@dataclass
+class ObjectResult:
+    kind: str
+    name: str
+    document: int
+    action: str = ""  # "created", "configured", "unchanged", "failed"
+    diff: str = ""
+    error: str = ""
+    causes: list = field(default_factory=list)
+
+    def to_dict(self):
+        return self.__dict__.copy()
+
+
+def _ops(session: LabSession, kind: str):
+    """(patch, read) callables for a kind the lab allows."""
+    ns = session.namespace
+    if kind == "Deployment":
+        api = kube.apps(session.cluster)
+        return (
+            lambda name, body, **kw: api.patch_namespaced_deployment(name, ns, body, **kw),
+            lambda name, **kw: api.read_namespaced_deployment(name, ns, **kw),
+        )
+    if kind == "Service":
+        api = kube.core(session.cluster)
+        return (
+            lambda name, body, **kw: api.patch_namespaced_service(name, ns, body, **kw),
+            lambda name, **kw: api.read_namespaced_service(name, ns, **kw),
+        )
+    raise ValueError(f"kind {kind} cannot be applied in this lab")
+
+
+def _raw(call, *args, **kwargs) -> dict:
+    resp = call(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+    return json.loads(resp.data)
+
+
+def comparable(obj: dict | None) -> dict:
+    """The object without the fields the server manages, for diffs."""
+    if not obj:
+        return {}
+    obj = json.loads(json.dumps(obj))
+    obj.pop("status", None)
+    meta = obj.get("metadata", {})
+    for key in NOISE_METADATA:
+        meta.pop(key, None)
+    annotations = meta.get("annotations") or {}
+    for key in NOISE_ANNOTATIONS:
+        annotations.pop(key, None)
+    if not annotations:
+        meta.pop("annotations", None)
+    return obj
+
+
+def yaml_diff(before: dict | None, after: dict | None, name: str) -> str:
+    a = yaml.safe_dump(comparable(before), sort_keys=True).splitlines() if before else []
+    b = yaml.safe_dump(comparable(after), sort_keys=True).splitlines() if after else []
+    return "\n".join(difflib.unified_diff(a, b, f"live/{name}", f"applied/{name}", lineterm="", n=3))
+
+
+def _api_error(exc: ApiException) -> tuple[str, list]:
+    try:
+        status = json.loads(exc.body)
+    except (TypeError, ValueError):
+        return f"{exc.status} {exc.reason}", []
+    return status.get("message") or exc.reason, (status.get("details") or {}).get("causes") or []
+
+
+def _attempt(result: ObjectResult, fn) -> None:
+    try:
+        fn()
+    except ApiException as exc:
+        result.action = "failed"
+        result.error, result.causes = _api_error(exc)
+    except OSError as exc:
+        result.action = "failed"
+        result.error = f"The cluster cannot be reached: {exc}"
+
+
+def _body(session: LabSession, doc) -> dict:
+    body = json.loads(json.dumps(doc.obj))
+    body.setdefault("metadata", {})["namespace"] = session.namespace
+    return body
+
+
+def dry_run_documents(session: LabSession, documents) -> list[ObjectResult]:
+    """Server dry run of every document, with the diff of what would change."""
+    results = []
+    for doc in documents:
+        result = ObjectResult(kind=doc.kind, name=doc.name, document=doc.index)
+        patch, read = _ops(session, doc.kind)
+
+        def run(doc=doc, result=result, patch=patch, read=read):
+            try:
+                live = _raw(read, doc.name)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                live = None
+            preview = _raw(patch, doc.name, _body(session, doc), dry_run="All", field_manager=FIELD_MANAGER,
+                           force=True, _content_type=APPLY)
+            result.diff = yaml_diff(live, preview, f"{doc.kind.lower()}/{doc.name}")
+            result.action = "created" if live is None else ("configured" if result.diff else "unchanged")
+
+        _attempt(result, run)
+        results.append(result)
+    return results
+
+
+def apply_documents(session: LabSession, documents, results: list[ObjectResult]) -> None:
+    """Apply every document whose dry run passed (call only when all passed)."""
+    for doc, result in zip(documents, results, strict=True):
+        if result.action == "unchanged":
+            continue
+        patch, _ = _ops(session, doc.kind)
+        _attempt(result, lambda doc=doc, patch=patch: _raw(
+            patch, doc.name, _body(session, doc), field_manager=FIELD_MANAGER, force=True, _content_type=APPLY))
+        if result.action == "failed":
+            return

@@ -1,0 +1,36 @@
+"""Contexts of the session page's own fragments (status, revisions, problems).
+
+Each fragment template is used for the first render and for WebSocket updates.
+"""
+
+from django.utils import timezone
+
+from labs.models import LabSession, ManifestRevision
+
+STATUS_TEMPLATE = "labs/fragments/status.html"
+REVISIONS_TEMPLATE = "labs/fragments/revisions.html"
+PROBLEMS_TEMPLATE = "labs/fragments/problems.html"
+
+
+def status_context(session: LabSession) -> dict:
+    from labs.content_loader import load_lab
+
+    lab = load_lab(session.lab_slug)
+    remaining = (session.expires_at - timezone.now()).total_seconds()
+    return {
+        "session": session,
+        "lab": lab,
+        "remaining_minutes": max(0, int(remaining // 60)),
+        "can_extend": session.state == LabSession.State.READY and not session.extended,
+        "ending_soon": session.state == LabSession.State.READY and remaining < lab.warn_before_minutes * 60,
+    }
+
+
+def revisions_context(session: LabSession) -> dict:
+    revisions = list(session.revisions.all()[:20])
+    return {
+        "session": session,
+        "revisions": revisions,
+        "latest": revisions[0] if revisions else None,
+        "busy": bool(revisions) and revisions[0].status == ManifestRevision.Status.APPLYING,
+    }

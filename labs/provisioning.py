@@ -1,0 +1,146 @@
+"""Prepare and tear down a session's namespace on its cluster (run by Celery tasks)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kubernetes.client import ApiException
+
+from labs import cluster as kube
+from labs.content_loader import load_lab
+from labs.models import LabSession
+from labs.sessions import NAMESPACE_LABEL
+
+Progress = Callable[[str], None]
+REQUEST_TIMEOUT = 15
+QUOTA_NAME = "lab-quota"
+LIMITS_NAME = "lab-limits"
+
+
+class ProvisioningError(Exception):
+    """A step failed; the message says which and why, in words for the student."""
+
+
+def _explain(exc: ApiException) -> str:
+    import json
+
+    try:
+        return json.loads(exc.body).get("message") or exc.reason
+    except (TypeError, ValueError):
+        return f"{exc.status} {exc.reason}"
+
+
+def namespace_labels(session: LabSession) -> dict:
+    return {
+        NAMESPACE_LABEL: session.id.hex,
+        "liveops.dev/lab": session.lab_slug,
+        "app.kubernetes.io/managed-by": "liveops-labs",
+    }
+
+
+def _create_or_replace(create, replace, name: str, body: dict):
+    try:
+        create(body=body, _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        replace(name=name, body=body, _request_timeout=REQUEST_TIMEOUT)
+
+
+def provision(session: LabSession, progress: Progress) -> None:
+    lab = load_lab(session.lab_slug)
+    core = kube.core(session.cluster)
+    ns = session.namespace
+    try:
+        progress(f"Creating namespace {ns}")
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": namespace_labels(session)}}
+        try:
+            core.create_namespace(body=body, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        progress("Setting the namespace's resource quota")
+        quota = {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": QUOTA_NAME, "namespace": ns},
+            "spec": {"hard": {k: str(v) for k, v in lab.quota.items()}},
+        }
+        _create_or_replace(
+            lambda body, **kw: core.create_namespaced_resource_quota(ns, body, **kw),
+            lambda name, body, **kw: core.replace_namespaced_resource_quota(name, ns, body, **kw),
+            QUOTA_NAME,
+            quota,
+        )
+        progress("Setting default container requests and limits")
+        limits = {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": LIMITS_NAME, "namespace": ns},
+            "spec": {"limits": [{"type": "Container", **lab.limit_range}]},
+        }
+        _create_or_replace(
+            lambda body, **kw: core.create_namespaced_limit_range(ns, body, **kw),
+            lambda name, body, **kw: core.replace_namespaced_limit_range(name, ns, body, **kw),
+            LIMITS_NAME,
+            limits,
+        )
+    except ApiException as exc:
+        raise ProvisioningError(f"The cluster refused to prepare the namespace: {_explain(exc)}") from exc
+    except OSError as exc:
+        raise ProvisioningError(f"The cluster {session.cluster.name} cannot be reached: {exc}") from exc
+
+
+def _wait_gone(read, what: str, progress: Progress, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            read(_request_timeout=REQUEST_TIMEOUT)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        time.sleep(0.5)
+    raise ProvisioningError(f"Timed out after {int(timeout)} s waiting for {what} to be deleted")
+
+
+def teardown(session: LabSession, progress: Progress, timeout: float = 180.0) -> None:
+    """Delete LoadBalancer Services first (their cloud load balancer is released), then the namespace."""
+    core = kube.core(session.cluster)
+    ns = session.namespace
+    try:
+        try:
+            services = core.list_namespaced_service(ns, _request_timeout=REQUEST_TIMEOUT).items
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        for svc in services:
+            if svc.spec.type != "LoadBalancer":
+                continue
+            name = svc.metadata.name
+            ips = ", ".join(i.ip or i.hostname for i in (svc.status.load_balancer.ingress or [])) or "no address yet"
+            progress(f"Deleting Service {name} and releasing its load balancer ({ips})")
+            try:
+                core.delete_namespaced_service(name, ns, _request_timeout=REQUEST_TIMEOUT)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+            _wait_gone(
+                lambda name=name, **kw: core.read_namespaced_service(name, ns, **kw),
+                f"the load balancer of Service {name}",
+                progress,
+                timeout,
+            )
+        progress(f"Deleting namespace {ns}")
+        try:
+            core.delete_namespace(ns, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        _wait_gone(lambda **kw: core.read_namespace(ns, **kw), f"namespace {ns}", progress, timeout)
+    except ApiException as exc:
+        raise ProvisioningError(f"The cluster refused the cleanup: {_explain(exc)}") from exc
+    except OSError as exc:
+        raise ProvisioningError(f"The cluster {session.cluster.name} cannot be reached: {exc}") from exc

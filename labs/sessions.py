@@ -1,0 +1,98 @@
+"""Lab session lifecycle: allocate, extend, end and expire (kept apart from views)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clouds.models import Cluster
+from labs.content_loader import load_lab
+from labs.models import LabSession, SessionLog
+
+NAMESPACE_LABEL = "liveops.dev/session"
+
+
+def log(session: LabSession, kind: str, message: str) -> None:
+    SessionLog.objects.create(session=session, kind=kind, message=message)
+
+
+def namespace_for(user, session_id) -> str:
+    base = re.sub(r"[^a-z0-9-]+", "-", user.get_username().lower()).strip("-")[:30] or "student"
+    return f"lab-{base}-{session_id.hex[:8]}"
+
+
+def active_session(user, lab_slug: str) -> LabSession | None:
+    return LabSession.objects.filter(user=user, lab_slug=lab_slug, state__in=LabSession.ACTIVE_STATES).first()
+
+
+def start_session(user, lab_slug: str) -> tuple[LabSession, bool]:
+    """The student's active session of this lab, or a new one being provisioned."""
+    from labs.tasks import provision_session
+
+    existing = active_session(user, lab_slug)
+    if existing:
+        return existing, False
+    lab = load_lab(lab_slug)
+    session = LabSession(user=user, lab_slug=lab.slug, cluster=Cluster.default())
+    session.namespace = namespace_for(user, session.id)
+    session.expires_at = timezone.now() + timedelta(minutes=lab.duration_minutes)
+    session.progress = "Waiting for a worker to prepare your namespace"
+    try:
+        with transaction.atomic():
+            session.save()
+    except IntegrityError:
+        # A second click raced the first: the other request created it.
+        return active_session(user, lab_slug), False
+    log(session, "start", f"Lab started on cluster {session.cluster.name}, namespace {session.namespace}")
+    transaction.on_commit(lambda: provision_session.delay(str(session.id)))
+    return session, True
+
+
+def extend_session(session: LabSession) -> str | None:
+    """Add the lab's extension once. Returns an error message or None."""
+    lab = load_lab(session.lab_slug)
+    if session.state != LabSession.State.READY:
+        return "Only a running lab can be extended."
+    if session.extended:
+        return "This lab has already been extended once."
+    session.expires_at = max(session.expires_at, timezone.now()) + timedelta(minutes=lab.extension_minutes)
+    session.extended = True
+    session.warned = False
+    session.save(update_fields=["expires_at", "extended", "warned"])
+    log(session, "extend", f"Extended by {lab.extension_minutes} minutes")
+    return None
+
+
+def end_session(session: LabSession, reason: str = "ended by the student") -> bool:
+    """Start ending the session (cleanup runs as a Celery task). False if already ending."""
+    from labs.tasks import teardown_session
+
+    updated = LabSession.objects.filter(pk=session.pk, state__in=LabSession.ACTIVE_STATES).exclude(
+        state=LabSession.State.ENDING
+    ).update(state=LabSession.State.ENDING, end_reason=reason, progress="Waiting for a worker to clean up")
+    if not updated:
+        return False
+    session.refresh_from_db()
+    log(session, "end", f"Ending: {reason}")
+    transaction.on_commit(lambda: teardown_session.delay(str(session.id)))
+    return True
+
+
+def sessions_to_warn(now=None):
+    now = now or timezone.now()
+    due = []
+    for session in LabSession.objects.filter(state=LabSession.State.READY, warned=False):
+        lab = load_lab(session.lab_slug)
+        if session.expires_at - timedelta(minutes=lab.warn_before_minutes) <= now:
+            due.append(session)
+    return due
+
+
+def expired_sessions(now=None):
+    now = now or timezone.now()
+    return LabSession.objects.filter(
+        state__in=[LabSession.State.READY, LabSession.State.PROVISIONING], expires_at__lte=now
+    )
