@@ -1,7 +1,6 @@
 // YAML editor for the lab page: Monaco + monaco-yaml with the Kubernetes
 // Deployment/Service schema. See frontend/README.md for the page contract.
-import * as monaco from 'monaco-editor/esm/vs/editor/edcore.main.js'
-import 'monaco-editor/esm/vs/basic-languages/yaml/yaml.contribution.js'
+import * as monaco from './monaco.js'
 import { configureMonacoYaml } from 'monaco-yaml'
 import './editor.css'
 

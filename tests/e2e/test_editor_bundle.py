@@ -104,7 +104,7 @@ def site(bundle, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def chromium():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -112,8 +112,9 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+def editor_page(chromium, site):
+    """A fresh tab on the test page, once the editor is drawn."""
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -142,7 +143,8 @@ def schema_markers(page):
     return [m for m in markers(page) if m["owner"] != "LiveOps"]
 
 
-def test_it_shows_the_textarea_text_in_the_editor(page):
+def test_it_shows_the_textarea_text_in_the_editor(editor_page):
+    page = editor_page
     assert page.locator("#id_manifest").is_hidden()
     assert page.evaluate("window.LiveOpsEditor.getValue()") == INITIAL
     lines = page.locator("[data-yaml-editor] .view-lines").inner_text()
@@ -151,7 +153,8 @@ def test_it_shows_the_textarea_text_in_the_editor(page):
     assert box["height"] >= 400
 
 
-def test_it_copies_typing_into_the_textarea_and_announces_the_change(page):
+def test_it_copies_typing_into_the_textarea_and_announces_the_change(editor_page):
+    page = editor_page
     page.evaluate(
         """() => {
             window.changes = []
@@ -171,7 +174,8 @@ def test_it_copies_typing_into_the_textarea_and_announces_the_change(page):
     assert form_value == INITIAL + "# typed here"
 
 
-def test_it_appends_an_example_as_a_new_document(page):
+def test_it_appends_an_example_as_a_new_document(editor_page):
+    page = editor_page
     assert page.evaluate("window.LiveOpsEditor.insertExample('Service')") is True
     value = page.locator("#id_manifest").input_value()
     assert value == INITIAL + "---\n" + SERVICE
@@ -180,13 +184,15 @@ def test_it_appends_an_example_as_a_new_document(page):
     assert page.evaluate("window.LiveOpsEditor.insertExample('Nope')") is False
 
 
-def test_it_fills_an_empty_editor_with_an_example(page):
+def test_it_fills_an_empty_editor_with_an_example(editor_page):
+    page = editor_page
     page.evaluate("window.LiveOpsEditor.setValue('')")
     page.evaluate("window.LiveOpsEditor.insertExample('Deployment')")
     assert page.locator("#id_manifest").input_value() == DEPLOYMENT
 
 
-def test_it_shows_server_problems_as_markers(page):
+def test_it_shows_server_problems_as_markers(editor_page):
+    page = editor_page
     page.evaluate(
         """window.LiveOpsEditor.setProblems([
             {line: 3, column: 1, severity: 'error', message: 'Labels do not match', hint: 'Use app: web'},
@@ -205,7 +211,8 @@ def test_it_shows_server_problems_as_markers(page):
     assert [m["line"] for m in markers(page, "LiveOps")] == [1]
 
 
-def test_it_takes_problems_from_events_and_swapped_html(page):
+def test_it_takes_problems_from_events_and_swapped_html(editor_page):
+    page = editor_page
     page.evaluate(
         """document.dispatchEvent(new CustomEvent('liveops:problems',
             {detail: [{line: 4, column: 3, severity: 'error', message: 'From event'}]}))"""
@@ -226,7 +233,8 @@ def test_it_takes_problems_from_events_and_swapped_html(page):
     assert page.evaluate("window.LiveOpsEditor.editor.getPosition().lineNumber") == 3
 
 
-def test_it_reports_unknown_fields_from_the_kubernetes_schema(page):
+def test_it_reports_unknown_fields_from_the_kubernetes_schema(editor_page):
+    page = editor_page
     text = DEPLOYMENT.replace("  replicas: 3", "  replica: 3") + "---\n" + SERVICE.replace(
         "  type: LoadBalancer", "  type: LoadBalancer\n  replicas: 2"
     )
@@ -261,7 +269,8 @@ def test_it_reports_unknown_fields_from_the_kubernetes_schema(page):
     )
 
 
-def test_it_completes_field_names_with_descriptions(page):
+def test_it_completes_field_names_with_descriptions(editor_page):
+    page = editor_page
     page.evaluate("(text) => window.LiveOpsEditor.setValue(text)", DEPLOYMENT.replace("  replicas: 3\n", "  \n"))
     # Wait until the schema is in use (a valid document, no markers), then ask for completions in spec.
     page.evaluate("window.LiveOpsEditor.loadSchema()")
