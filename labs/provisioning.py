@@ -65,7 +65,7 @@ def provision(session: LabSession, progress: Progress) -> None:
             "apiVersion": "v1",
             "kind": "ResourceQuota",
             "metadata": {"name": QUOTA_NAME, "namespace": ns},
-            "spec": {"hard": {k: str(v) for k, v in lab.quota.items()}},
+            "spec": lab.quota_spec(),
         }
         _create_or_replace(
             lambda body, **kw: core.create_namespaced_resource_quota(ns, body, **kw),
@@ -78,7 +78,7 @@ def provision(session: LabSession, progress: Progress) -> None:
             "apiVersion": "v1",
             "kind": "LimitRange",
             "metadata": {"name": LIMITS_NAME, "namespace": ns},
-            "spec": {"limits": [{"type": "Container", **lab.limit_range}]},
+            "spec": lab.limitrange_spec(),
         }
         _create_or_replace(
             lambda body, **kw: core.create_namespaced_limit_range(ns, body, **kw),

@@ -20,6 +20,11 @@ from labs.manifests import validate_manifests
 from labs.models import LabSession, ManifestRevision
 
 
+def script_json(value) -> str:
+    """JSON safe to place inside a <script> element."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _lab_or_404(slug):
     try:
         return load_lab(slug)
@@ -64,7 +69,8 @@ def session_page(request, session_id):
         "lab": lab,
         "text": text,
         "problems": validation.problems if validation else [],
-        "examples_json": json.dumps({kind: lab.example(kind) for kind in ("Deployment", "Service")}),
+        "examples_json": script_json({kind: lab.example(kind) for kind in ("Deployment", "Service")}),
+        "problems_json": script_json([p.to_dict() for p in validation.problems] if validation else []),
         "history": session.log.all(),
         **fragments.status_context(session),
         **fragments.revisions_context(session),
@@ -101,7 +107,7 @@ def _problems_response(request, session, validation, *, message=""):
     problems = [p.to_dict() for p in validation.problems]
     html = render_to_string(
         fragments.PROBLEMS_TEMPLATE,
-        {"session": session, "problems": validation.problems, "problems_json": json.dumps(problems),
+        {"session": session, "problems": validation.problems, "problems_json": script_json(problems),
          "message": message, "ok": validation.ok, "documents": validation.documents},
         request=request,
     )
