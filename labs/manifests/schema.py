@@ -75,14 +75,23 @@ def check_schema(documents: list[Document]) -> list[Problem]:
         if validator is None:
             problems.append(_unknown_type(doc))
             continue
-        seen: set[tuple] = set()
+        found: list[Problem] = []
         for error in validator.iter_errors(doc.obj):
             for problem in _explain(doc, error):
-                key = (problem.field, problem.message)
-                if key not in seen:
-                    seen.add(key)
-                    problems.append(problem)
+                if all((p.field, p.message) != (problem.field, problem.message) for p in found):
+                    found.append(problem)
+        # "missing name" says nothing new when "unknown field nmae (did you mean name?)" is reported
+        misspelt = {_suggested_field(p) for p in found if p.code == "unknown-field"}
+        problems.extend(p for p in found if not (p.code == "schema" and p.field in misspelt and
+                                                  "is missing the required field" in p.message))
     return problems
+
+
+def _suggested_field(problem: Problem) -> str | None:
+    match = re.search(r'\(did you mean "([^"]+)"\?\)', problem.message)
+    if not match or not problem.field:
+        return None
+    return problem.field[: -len(problem.field.rsplit(".", 1)[-1])] + match.group(1)
 
 
 def _unknown_type(doc: Document) -> Problem:
@@ -140,7 +149,7 @@ def _unknown_field_hint(doc: Document, path: Path, extra: str, known: list[str],
         return f'Rename "{extra}" to "{suggestion}".'
     if doc.kind == "Service" and path == ("spec", "selector") and extra == "matchLabels":
         return "A Service's selector lists labels directly (app: lb-test), without matchLabels."
-    shown = join_names(known[:12]) + (", ..." if len(known) > 12 else "")
+    shown = ", ".join(known)
     where = format_path(path) or "the top level"
     return f"Check its spelling and indentation; {where} accepts: {shown}."
 
