@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -138,3 +139,32 @@ def apply_documents(session: LabSession, documents, results: list[ObjectResult])
             patch, doc.name, _body(session, doc), field_manager=FIELD_MANAGER, force=True, _content_type=APPLY))
         if result.action == "failed":
             return
+
+
+def parse_field_path(field_path: str) -> tuple:
+    """'spec.template.spec.containers[0].image' -> ('spec', 'template', 'spec', 'containers', 0, 'image')."""
+    parts: list = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", field_path or ""):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return tuple(parts)
+
+
+def server_problems(documents, results: list[ObjectResult]) -> list[dict]:
+    """The cluster's refusals as editor problems, each at the line of the field it names."""
+    by_index = {doc.index: doc for doc in documents}
+    problems = []
+    for result in results:
+        if result.action != "failed":
+            continue
+        doc = by_index[result.document]
+        causes = result.causes or [{"field": "", "message": result.error}]
+        for cause in causes:
+            path = parse_field_path(cause.get("field", ""))
+            line, column = doc.locate(path)
+            problems.append({
+                "line": line, "column": column, "severity": "error", "code": "cluster-refused",
+                "field": cause.get("field") or None, "document": doc.index,
+                "message": f"The cluster refused {doc.title}: {cause.get('message') or result.error}",
+                "hint": None,
+            })
+    return problems

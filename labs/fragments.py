@@ -3,9 +3,18 @@
 Each fragment template is used for the first render and for WebSocket updates.
 """
 
+import json
+
 from django.utils import timezone
 
 from labs.models import LabSession, ManifestRevision
+
+
+
+def script_json(value) -> str:
+    """JSON safe to place inside a <script> element."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
 
 STATUS_TEMPLATE = "labs/fragments/status.html"
 REVISIONS_TEMPLATE = "labs/fragments/revisions.html"
@@ -28,7 +37,9 @@ def status_context(session: LabSession) -> dict:
 
 def revisions_context(session: LabSession) -> dict:
     revisions = list(session.revisions.all()[:20])
+    latest = revisions[0] if revisions else None
     return {
+        "revision_problems_json": script_json(latest.problems) if latest and latest.problems else "",
         "session": session,
         "revisions": revisions,
         "latest": revisions[0] if revisions else None,

@@ -85,9 +85,9 @@ def teardown_session(session_id: str) -> None:
 
 @shared_task(acks_late=True)
 def apply_revision(revision_id: int, dry_run_only: bool = False) -> None:
-    from labs.apply import apply_documents, dry_run_documents
-    from labs.manifests import validate_manifests
+    from labs.apply import apply_documents, dry_run_documents, server_problems
     from labs.content_loader import load_lab
+    from labs.manifests import validate_manifests
 
     revision = ManifestRevision.objects.select_related("session__cluster").filter(pk=revision_id).first()
     if revision is None:
@@ -120,6 +120,7 @@ def apply_revision(revision_id: int, dry_run_only: bool = False) -> None:
         apply_documents(session, validation.documents, results)
         failed = [r for r in results if r.action == "failed"]
     revision.result = [r.to_dict() for r in results]
+    revision.problems = server_problems(validation.documents, results)
     if failed:
         revision.status = ManifestRevision.Status.FAILED
         revision.message = f"The cluster refused {failed[0].kind} {failed[0].name}: {failed[0].error}"
@@ -133,7 +134,7 @@ def apply_revision(revision_id: int, dry_run_only: bool = False) -> None:
         revision.applied_at = timezone.now()
         revision.message = "Applied: " + ", ".join(f"{r.kind} {r.name} {r.action}" for r in results)
     with transaction.atomic():
-        revision.save(update_fields=["status", "result", "message", "applied_at"])
+        revision.save(update_fields=["status", "result", "problems", "message", "applied_at"])
         if revision.status == ManifestRevision.Status.APPLIED:
             log(session, "apply", f"Revision {revision.number}: {revision.message}")
     notify(session.pk, "revisions")

@@ -14,15 +14,11 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from labs import fragments, sessions
+from labs.fragments import script_json
 from labs.access import get_session_or_404
 from labs.content_loader import LabNotFound, all_labs, load_lab
 from labs.manifests import validate_manifests
 from labs.models import LabSession, ManifestRevision
-
-
-def script_json(value) -> str:
-    """JSON safe to place inside a <script> element."""
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _lab_or_404(slug):

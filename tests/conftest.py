@@ -28,3 +28,31 @@ def _wire_redis(redis_url):
     app.conf.broker_url = redis_url
     channel_layers.backends = {}
     yield
+
+
+# The sandbox cluster (a real subprocess) for the product's tests too.
+from tests.sandbox.conftest import namespace, sandbox  # noqa: E402,F401
+
+
+@pytest.fixture
+def cluster(sandbox, db, settings):
+    """The default Cluster row, pointing at the test sandbox (and its DNS)."""
+    from clouds.models import Cluster
+
+    settings.LIVEOPS_KUBECONFIG = sandbox.kubeconfig
+    settings.LIVEOPS_DNS_RESOLVERS = [f"127.0.0.1:{sandbox.dns_port}"]
+    settings.LIVEOPS_DNS_UPDATE_SERVER = f"127.0.0.1:{sandbox.dns_port}"
+    cluster, _ = Cluster.objects.update_or_create(
+        name="sandbox", defaults={"kubeconfig_path": sandbox.kubeconfig, "is_default": True}
+    )
+    return cluster
+
+
+@pytest.fixture
+def make_user(db):
+    from django.contrib.auth import get_user_model
+
+    def make(username="alice", password="pw-alice-123", **extra):
+        return get_user_model().objects.create_user(username=username, password=password, **extra)
+
+    return make

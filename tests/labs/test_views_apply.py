@@ -1,0 +1,61 @@
+import pytest
+
+from labs.content_loader import load_lab
+from labs.models import ManifestRevision
+from tests.labs.helpers import make_session
+
+pytestmark = pytest.mark.django_db
+
+
+def _good_text():
+    lab = load_lab("loadbalancer")
+    return lab.example("Deployment") + "---\n" + lab.example("Service")
+
+
+def test_it_creates_a_revision_and_enqueues_the_apply(client, make_user, django_capture_on_commit_callbacks):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    with django_capture_on_commit_callbacks() as callbacks:
+        r = client.post(f"/sessions/{session.id}/apply/", {"manifest": _good_text(), "action": "apply"})
+    assert r.status_code == 200
+    revision = ManifestRevision.objects.get()
+    assert revision.number == 1 and revision.status == "applying"
+    assert b"revision 1 started" in r.content
+    assert len(callbacks) == 1
+
+
+def test_it_applies_nothing_when_invalid(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    r = client.post(f"/sessions/{session.id}/apply/", {"manifest": "kind: Nonsense\n", "action": "apply"})
+    assert r.status_code == 200
+    assert b"nothing was applied" in r.content
+    assert not ManifestRevision.objects.exists()
+
+
+def test_it_refuses_when_the_lab_is_not_running(client, make_user):
+    user = make_user()
+    session = make_session(user, state="provisioning")
+    client.force_login(user)
+    r = client.post(f"/sessions/{session.id}/apply/", {"manifest": _good_text(), "action": "apply"})
+    assert b"not running" in r.content
+    assert not ManifestRevision.objects.exists()
+
+
+def test_it_numbers_revisions(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    for _ in range(2):
+        client.post(f"/sessions/{session.id}/apply/", {"manifest": _good_text(), "action": "dry-run"})
+    assert sorted(session.revisions.values_list("number", flat=True)) == [1, 2]
+
+
+def test_it_checks_owner(client, make_user):
+    session = make_session(make_user("alice"))
+    client.force_login(make_user("bob"))
+    r = client.post(f"/sessions/{session.id}/apply/", {"manifest": _good_text(), "action": "apply"})
+    assert r.status_code == 404
+    assert not ManifestRevision.objects.exists()

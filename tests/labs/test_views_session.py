@@ -1,0 +1,49 @@
+import pytest
+
+from tests.labs.helpers import make_session
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_shows_the_lab_page(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    r = client.get(f"/sessions/{session.id}/")
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert f'ws-connect="/ws/sessions/{session.id}/"' in body
+    assert "data-yaml-editor" in body
+    assert 'id="yaml-examples"' in body
+    assert session.namespace in body
+
+
+def test_it_checks_owner(client, make_user):
+    session = make_session(make_user("alice"))
+    client.force_login(make_user("bob"))
+    assert client.get(f"/sessions/{session.id}/").status_code == 404
+
+
+def test_it_lets_the_cohort_instructor_see_it(client, make_user):
+    from labs.models import Cohort
+
+    alice, teacher = make_user("alice"), make_user("teacher")
+    cohort = Cohort.objects.create(name="c")
+    cohort.students.add(alice)
+    cohort.instructors.add(teacher)
+    session = make_session(alice)
+    client.force_login(teacher)
+    assert client.get(f"/sessions/{session.id}/").status_code == 200
+
+
+def test_it_restores_the_draft_text(client, make_user):
+    user = make_user()
+    session = make_session(user, draft="apiVersion: v1\nkind: Service\nmetadata:\n  name: kept-draft\n")
+    client.force_login(user)
+    r = client.get(f"/sessions/{session.id}/")
+    assert b"kept-draft" in r.content
+
+
+def test_it_gives_404_for_a_malformed_id(client, make_user):
+    client.force_login(make_user())
+    assert client.get("/sessions/not-a-uuid/").status_code == 404

@@ -1,0 +1,71 @@
+import json
+import re
+
+import pytest
+
+from labs.models import LabSession
+from tests.labs.helpers import make_session
+
+pytestmark = pytest.mark.django_db
+
+BAD = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: lb-test
+spec:
+  replica: 3
+  selector:
+    matchLabels:
+      app: lb-test
+  template:
+    metadata:
+      labels:
+        app: lb-test
+    spec:
+      containers:
+      - name: web
+        image: nginx:latest
+"""
+
+
+def _problems(body: str) -> list:
+    match = re.search(r"<script type=\"application/json\" data-problems>(.*?)</script>", body, re.S)
+    return json.loads(match.group(1))
+
+
+def test_it_names_the_field_and_line(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    r = client.post(f"/sessions/{session.id}/validate/", {"manifest": BAD})
+    assert r.status_code == 200
+    problems = _problems(r.content.decode())
+    unknown = [p for p in problems if "replica" in p["message"]]
+    assert unknown and unknown[0]["line"] == 6
+    assert "line 6" in r.content.decode()
+
+
+def test_it_keeps_the_text_as_draft(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    client.post(f"/sessions/{session.id}/validate/", {"manifest": BAD})
+    assert LabSession.objects.get(pk=session.pk).draft == BAD
+
+
+def test_it_explains_yaml_syntax_errors(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    r = client.post(f"/sessions/{session.id}/validate/", {"manifest": "kind: Service\n  metadata: [\n"})
+    assert r.status_code == 200
+    problems = _problems(r.content.decode())
+    assert problems and problems[0]["line"] is not None
+
+
+def test_it_checks_owner(client, make_user):
+    session = make_session(make_user("alice"))
+    client.force_login(make_user("bob"))
+    r = client.post(f"/sessions/{session.id}/validate/", {"manifest": BAD})
+    assert r.status_code == 404
+    assert LabSession.objects.get(pk=session.pk).draft == ""
