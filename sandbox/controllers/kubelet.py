@@ -1,0 +1,477 @@
+"""Scheduler and simulated kubelet: binds pods to nodes round-robin, "pulls" images,
+starts containers (real HTTP servers on the pod IP), crash-loops containers whose
+command exits, and finishes terminating pods."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+
+from ..net.http import PodHTTPServer, nginx_startup_lines
+from ..net.ipam import AddressPool, PoolExhausted
+from . import images
+from .base import Controller, Key, is_terminating, set_condition
+
+log = logging.getLogger("sandbox.kubelet")
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def qos_class(pod: dict) -> str:
+    containers = (pod.get("spec") or {}).get("containers") or []
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        if req or lim:
+            any_set = True
+        for r in ("cpu", "memory"):
+            if r not in lim or str(req.get(r, lim[r])) != str(lim[r]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+class ContainerState:
+    def __init__(self, spec: dict, init: bool = False) -> None:
+        self.spec = spec
+        self.name = spec.get("name", "")
+        self.image = spec.get("image", "")
+        self.init = init
+        self.state: dict = {"waiting": {"reason": "PodInitializing" if not init else "ContainerCreating"}}
+        self.last_state: dict = {}
+        self.ready = False
+        self.started = False
+        self.ever_started = False
+        self.restart_count = 0
+        self.container_id = ""
+        self.image_id = ""
+
+    def status(self) -> dict:
+        out = {
+            "name": self.name,
+            "image": images.full_reference(self.image) if self.image_id else self.image,
+            "imageID": self.image_id,
+            "ready": self.ready,
+            "restartCount": self.restart_count,
+            "started": self.started,
+            "state": self.state,
+            "lastState": self.last_state,
+        }
+        if self.container_id:
+            out["containerID"] = self.container_id
+        return out
+
+
+class PodRuntime:
+    """What the kubelet holds for one pod."""
+
+    def __init__(self, uid: str) -> None:
+        self.uid = uid
+        self.task: asyncio.Task | None = None
+        self.terminating: asyncio.Task | None = None
+        self.servers: list[PodHTTPServer] = []
+        self.ip: str | None = None
+        self.node: str | None = None
+        self.containers: list[ContainerState] = []
+        self.init_containers: list[ContainerState] = []
+        self.initialized = False
+        self.scheduled = False
+        self.start_time: str | None = None
+
+    async def close_servers(self) -> None:
+        servers, self.servers = self.servers, []
+        await asyncio.gather(*(s.close() for s in servers), return_exceptions=True)
+
+
+class KubeletController(Controller):
+    name = "kubelet"
+    primary = "pods"
+    watches = ("pods",)
+
+    def __init__(self, store, config, runtime) -> None:
+        super().__init__(store, config, runtime)
+        self.pool = AddressPool(config.pod_cidr)
+        self.pods: dict[Key, PodRuntime] = {}
+        self._rr = 0
+        self._pulled: dict[str, set[str]] = {}
+
+    def all_keys(self):
+        keys = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in self.store.list("pods")}
+        return keys | set(self.pods)
+
+    async def shutdown(self) -> None:
+        for rt in list(self.pods.values()):
+            for t in (rt.task, rt.terminating):
+                if t:
+                    t.cancel()
+            await rt.close_servers()
+        self.pods.clear()
+
+    # ---- reconcile -------------------------------------------------------------------------
+
+    async def reconcile(self, key: Key) -> None:
+        ns, name = key
+        pod = self.store.get("pods", ns, name)
+        rt = self.pods.get(key)
+        if rt is not None and (pod is None or pod["metadata"]["uid"] != rt.uid):
+            await self._forget(key, rt)
+            rt = None
+        if pod is None:
+            return
+        if is_terminating(pod):
+            if rt is None:
+                rt = self.pods[key] = PodRuntime(pod["metadata"]["uid"])
+            if rt.terminating is None:
+                rt.terminating = asyncio.create_task(self._terminate(key, rt), name=f"terminate-{ns}/{name}")
+            return
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            if rt is not None:
+                await rt.close_servers()
+            return
+        if rt is None:
+            rt = self.pods[key] = PodRuntime(pod["metadata"]["uid"])
+            rt.task = asyncio.create_task(self._lifecycle(key, rt), name=f"pod-{ns}/{name}")
+
+    async def _forget(self, key: Key, rt: PodRuntime) -> None:
+        for t in (rt.task, rt.terminating):
+            if t and t is not asyncio.current_task():
+                t.cancel()
+        await rt.close_servers()
+        self.pool.release(rt.ip)
+        if self.pods.get(key) is rt:
+            del self.pods[key]
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _get(self, key: Key, rt: PodRuntime) -> dict | None:
+        pod = self.store.get("pods", *key)
+        if pod is None or pod["metadata"]["uid"] != rt.uid or is_terminating(pod):
+            return None
+        return pod
+
+    async def _event(self, pod: dict, reason: str, message: str, type: str = "Normal",
+                     component: str = "kubelet") -> None:
+        await self.store.record_event(pod, reason, message, type=type, component=component)
+
+    def _pick_node(self) -> dict | None:
+        nodes = [n for n in self.store.list("nodes") if not (n.get("spec") or {}).get("unschedulable")
+                 and any(c.get("type") == "Ready" and c.get("status") == "True"
+                         for c in (n.get("status") or {}).get("conditions") or [])]
+        if not nodes:
+            return None
+        node = nodes[self._rr % len(nodes)]
+        self._rr += 1
+        return node
+
+    async def _publish(self, key: Key, rt: PodRuntime) -> None:
+        """Write the pod status computed from the runtime state."""
+        ts = now()
+        containers = rt.containers
+        all_ready = bool(containers) and all(c.ready for c in containers)
+        never_started = [c for c in containers if not c.ever_started]
+        policy = None
+
+        def apply(pod: dict) -> None:
+            nonlocal policy
+            policy = (pod.get("spec") or {}).get("restartPolicy", "Always")
+            st = pod.setdefault("status", {})
+            conds = st.setdefault("conditions", [])
+            phase = "Pending"
+            if rt.initialized and not never_started:
+                terminated = [c for c in containers if "terminated" in c.state]
+                if policy != "Always" and len(terminated) == len(containers):
+                    codes = [c.state["terminated"].get("exitCode", 0) for c in terminated]
+                    if all(x == 0 for x in codes):
+                        phase = "Succeeded"
+                    elif policy == "Never":
+                        phase = "Failed"
+                    else:
+                        phase = "Running"
+                else:
+                    phase = "Running"
+            st["phase"] = phase
+            if rt.node:
+                set_condition(conds, "PodReadyToStartContainers", "True", now=ts, probe_times=True)
+                set_condition(conds, "Initialized", "True" if rt.initialized else "False",
+                              None if rt.initialized else "ContainersNotInitialized",
+                              None if rt.initialized else "containers with incomplete status: "
+                              f"[{' '.join(c.name for c in rt.init_containers)}]", now=ts, probe_times=True)
+                not_ready = [c.name for c in containers if not c.ready]
+                reason = None if all_ready else ("PodCompleted" if phase in ("Succeeded", "Failed")
+                                                 else "ContainersNotReady")
+                message = None if all_ready or phase in ("Succeeded", "Failed") else \
+                    f"containers with unready status: [{' '.join(not_ready)}]"
+                for ctype in ("Ready", "ContainersReady"):
+                    set_condition(conds, ctype, "True" if all_ready else "False", reason, message,
+                                  now=ts, probe_times=True)
+                    if all_ready:
+                        for c in conds:
+                            if c["type"] == ctype:
+                                c.pop("reason", None)
+                                c.pop("message", None)
+                set_condition(conds, "PodScheduled", "True", now=ts, probe_times=True)
+                order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+                conds.sort(key=lambda c: order.index(c["type"]) if c["type"] in order else 99)
+                st["hostIP"] = self.runtime.node_ip(rt.node)
+                st["hostIPs"] = [{"ip": st["hostIP"]}]
+                if rt.start_time:
+                    st["startTime"] = rt.start_time
+            if rt.ip:
+                st["podIP"] = rt.ip
+                st["podIPs"] = [{"ip": rt.ip}]
+            if rt.init_containers:
+                st["initContainerStatuses"] = [c.status() for c in rt.init_containers]
+            if containers:
+                st["containerStatuses"] = [c.status() for c in containers]
+            st["qosClass"] = qos_class(pod)
+
+        await self.store.mutate("pods", key[0], key[1], apply)
+
+    # ---- the life of a pod -----------------------------------------------------------------
+
+    async def _lifecycle(self, key: Key, rt: PodRuntime) -> None:
+        ns, name = key
+        try:
+            pod = self._get(key, rt)
+            if pod is None:
+                return
+            node_name = (pod.get("spec") or {}).get("nodeName")
+            if not node_name:
+                await asyncio.sleep(self.delays.schedule)
+                node = None
+                while node is None:
+                    if self._get(key, rt) is None:
+                        return
+                    node = self._pick_node()
+                    if node is None:
+                        pod = self._get(key, rt)
+                        await self.store.mutate("pods", ns, name, lambda p: set_condition(
+                            p.setdefault("status", {}).setdefault("conditions", []), "PodScheduled", "False",
+                            "Unschedulable", "0/0 nodes are available.", now=now(), probe_times=True))
+                        await self._event(pod, "FailedScheduling", "0/0 nodes are available.", "Warning",
+                                          "default-scheduler")
+                        await asyncio.sleep(self.resync_period)
+                node_name = node["metadata"]["name"]
+
+                def bind(p: dict) -> None:
+                    p["spec"]["nodeName"] = node_name
+                    set_condition(p.setdefault("status", {}).setdefault("conditions", []), "PodScheduled",
+                                  "True", now=now(), probe_times=True)
+
+                if self._get(key, rt) is None:
+                    return
+                pod = await self.store.mutate("pods", ns, name, bind)
+                await self._event(pod, "Scheduled", f"Successfully assigned {ns}/{name} to {node_name}",
+                                  component="default-scheduler")
+            rt.node = node_name
+            rt.start_time = now()
+            spec = pod.get("spec") or {}
+            rt.init_containers = [ContainerState(c, init=True) for c in spec.get("initContainers") or []]
+            rt.containers = [ContainerState(c) for c in spec.get("containers") or []]
+            rt.initialized = not rt.init_containers
+            if rt.initialized:
+                for c in rt.containers:
+                    c.state = {"waiting": {"reason": "ContainerCreating"}}
+            try:
+                rt.ip = self.pool.allocate(rt.uid)
+            except PoolExhausted as e:
+                await self._event(pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}", "Warning")
+                raise
+            await self._publish(key, rt)
+
+            for c in rt.init_containers:
+                await self._pull(key, rt, c)
+                await self._create_start(key, rt, c)
+                c.state = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now(),
+                                          "finishedAt": now(), "containerID": c.container_id}}
+                c.started = False
+                c.ready = True
+                await self._publish(key, rt)
+            if rt.init_containers:
+                rt.initialized = True
+                for c in rt.containers:
+                    c.state = {"waiting": {"reason": "PodInitializing"}}
+                await self._publish(key, rt)
+
+            await asyncio.gather(*(self._run_container(key, rt, c) for c in rt.containers))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pod %s/%s failed", ns, name)
+
+    async def _pull(self, key: Key, rt: PodRuntime, c: ContainerState) -> None:
+        policy = c.spec.get("imagePullPolicy") or "IfNotPresent"
+        pulled = self._pulled.setdefault(rt.node or "", set())
+        ok = images.allowed(c.image, self.config.image_allowlist)
+        if policy != "Always" and c.image in pulled and ok:
+            pod = self._get(key, rt)
+            if pod:
+                await self._event(pod, "Pulled", f'Container image "{c.image}" already present on machine')
+            c.image_id = images.image_id(c.image)
+            return
+        attempt = 0
+        while True:
+            pod = self._get(key, rt)
+            if pod is None:
+                raise asyncio.CancelledError()
+            await self._event(pod, "Pulling", f'Pulling image "{c.image}"')
+            started = time.monotonic()
+            await asyncio.sleep(self.delays.image_pull)
+            pod = self._get(key, rt)
+            if pod is None:
+                raise asyncio.CancelledError()
+            if ok:
+                took = time.monotonic() - started
+                await self._event(pod, "Pulled",
+                                  f'Successfully pulled image "{c.image}" in {took:.3f}s ({took:.3f}s including '
+                                  f'waiting). Image size: {images.image_size(c.image)} bytes.')
+                pulled.add(c.image)
+                c.image_id = images.image_id(c.image)
+                return
+            ref = images.full_reference(c.image)
+            message = (f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": '
+                       "pull access denied, repository does not exist or may require authorization: "
+                       "server message: insufficient_scope: authorization failed")
+            await self._event(pod, "Failed", f'Failed to pull image "{c.image}": {message}', "Warning")
+            await self._event(pod, "Failed", "Error: ErrImagePull", "Warning")
+            c.state = {"waiting": {"reason": "ErrImagePull",
+                                   "message": f'failed to pull image "{c.image}": {message}'}}
+            await self._publish(key, rt)
+            await asyncio.sleep(min(self.delays.backoff, 1.0) / 2)
+            pod = self._get(key, rt)
+            if pod is None:
+                raise asyncio.CancelledError()
+            c.state = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{c.image}"'}}
+            await self._publish(key, rt)
+            await self._event(pod, "BackOff", f'Back-off pulling image "{c.image}"')
+            await self._event(pod, "Failed", "Error: ImagePullBackOff", "Warning")
+            await asyncio.sleep(self._backoff(attempt))
+            attempt += 1
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.delays.backoff * 2 ** attempt, self.delays.backoff * 30)
+
+    async def _create_start(self, key: Key, rt: PodRuntime, c: ContainerState) -> None:
+        pod = self._get(key, rt)
+        if pod is None:
+            raise asyncio.CancelledError()
+        await self._event(pod, "Created", f"Created container: {c.name}")
+        await asyncio.sleep(self.delays.container_start)
+        pod = self._get(key, rt)
+        if pod is None:
+            raise asyncio.CancelledError()
+        c.container_id = "containerd://" + secrets.token_hex(32)
+        await self._event(pod, "Started", f"Started container {c.name}")
+        c.ever_started = True
+
+    async def _run_container(self, key: Key, rt: PodRuntime, c: ContainerState) -> None:
+        await self._pull(key, rt, c)
+        code = images.exit_code(c.spec)
+        policy = ((self._get(key, rt) or {}).get("spec") or {}).get("restartPolicy", "Always")
+        attempt = 0
+        while True:
+            await self._create_start(key, rt, c)
+            started_at = now()
+            c.state = {"running": {"startedAt": started_at}}
+            c.started = True
+            if code is None:
+                await self._serve(key, rt, c)
+                c.ready = True
+                await self._publish(key, rt)
+                return
+            c.ready = False
+            await self._publish(key, rt)
+            await asyncio.sleep(self.delays.container_start)
+            terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                          "startedAt": started_at, "finishedAt": now(), "containerID": c.container_id}
+            c.started = False
+            if policy == "Never" or (policy == "OnFailure" and code == 0):
+                c.state = {"terminated": terminated}
+                await self._publish(key, rt)
+                return
+            c.last_state = {"terminated": terminated}
+            c.restart_count += 1
+            pod = self._get(key, rt)
+            if pod is None:
+                return
+            c.state = {"waiting": {"reason": "CrashLoopBackOff",
+                                   "message": f"back-off {int(self._backoff(attempt) * 10 / self.delays.backoff)}s "
+                                              f"restarting failed container={c.name} pod={key[1]}_{key[0]}"
+                                              f"({rt.uid})"}}
+            await self._publish(key, rt)
+            await self._event(pod, "BackOff", f"Back-off restarting failed container {c.name} in pod "
+                                              f"{key[1]}_{key[0]}({rt.uid})", "Warning")
+            await asyncio.sleep(self._backoff(attempt))
+            attempt += 1
+
+    async def _serve(self, key: Key, rt: PodRuntime, c: ContainerState) -> None:
+        ns, name = key
+        ports = [p.get("containerPort") for p in c.spec.get("ports") or []
+                 if (p.get("protocol") or "TCP") == "TCP" and p.get("containerPort")]
+        if not c.spec.get("ports"):
+            ports = images.default_ports(c.image)
+        repo = images.repository(c.image)
+        body, ctype = None, "text/html"
+        if repo == "hashicorp/http-echo":
+            text = "hello-world"
+            for a in (c.spec.get("args") or []):
+                if str(a).startswith(("-text=", "--text=")):
+                    text = str(a).split("=", 1)[1]
+            body, ctype = text + "\n", "text/plain; charset=utf-8"
+        if repo in ("nginx", "nginxinc/nginx-unprivileged"):
+            self.store.append_log(ns, name, *nginx_startup_lines())
+
+        def on_log(line: str) -> None:
+            self.store.append_log(ns, name, line)
+
+        for port in ports:
+            server = PodHTTPServer(rt.ip, int(port), name, rt.node or "", on_log, body=body, content_type=ctype)
+            try:
+                await server.start()
+            except OSError as e:
+                log.warning("pod %s/%s cannot listen on %s:%s: %s", ns, name, rt.ip, port, e)
+                continue
+            rt.servers.append(server)
+
+    async def _terminate(self, key: Key, rt: PodRuntime) -> None:
+        ns, name = key
+        try:
+            if rt.task:
+                rt.task.cancel()
+            pod = self.store.get("pods", ns, name)
+            if pod is None or pod["metadata"]["uid"] != rt.uid:
+                return
+            grace = pod["metadata"].get("deletionGracePeriodSeconds")
+            started = [c for c in rt.containers if c.started] or [
+                ContainerState(c) for c in (pod.get("spec") or {}).get("containers") or []
+                if (pod.get("status") or {}).get("phase") == "Running"]
+            for c in started:
+                await self._event(pod, "Killing", f"Stopping container {c.name}")
+            await rt.close_servers()
+            if any(images.repository(c.image) in ("nginx", "nginxinc/nginx-unprivileged") for c in started):
+                stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
+                self.store.append_log(ns, name, f"{stamp} [notice] 1#1: signal 3 (SIGQUIT) received, shutting down",
+                                      f"{stamp} [notice] 1#1: exiting")
+            delay = self.delays.pod_terminate
+            if grace is not None:
+                delay = min(delay, float(grace))
+            await asyncio.sleep(delay)
+            current = self.store.get("pods", ns, name)
+            if current is not None and current["metadata"]["uid"] == rt.uid:
+                await self.store.remove("pods", ns, name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("terminating pod %s/%s failed", ns, name)
+        finally:
+            await rt.close_servers()
+            self.pool.release(rt.ip)
+            if self.pods.get(key) is rt:
+                del self.pods[key]

@@ -1,0 +1,1 @@
+"""Loopback networking of the sandbox: address pools, pod HTTP servers, LB proxies."""
