@@ -1,0 +1,67 @@
+"""Provisioning and cleanup of a session namespace, on the real sandbox cluster."""
+
+import json
+
+import pytest
+
+from labs.models import LabSession
+from labs.tasks import provision_session, teardown_session
+from tests.labs.helpers import make_session
+
+pytestmark = pytest.mark.django_db
+
+
+def _get(sandbox, *args):
+    return json.loads(sandbox.kubectl("get", *args, "-o", "json").stdout)
+
+
+def test_it_prepares_a_labelled_namespace_with_quota_and_limits(sandbox, cluster, make_user):
+    session = make_session(make_user(), cluster=cluster, state="provisioning")
+    provision_session.run(str(session.id))
+    session.refresh_from_db()
+    assert session.state == "ready", session.error
+    ns = _get(sandbox, "namespace", session.namespace)
+    assert ns["metadata"]["labels"]["liveops.dev/session"] == session.id.hex
+    quota = _get(sandbox, "resourcequota", "lab-quota", "-n", session.namespace)
+    assert quota["spec"]["hard"]["services.loadbalancers"] == "1"
+    limits = _get(sandbox, "limitrange", "lab-limits", "-n", session.namespace)
+    assert limits["spec"]["limits"][0]["type"] == "Container"
+    assert session.log.filter(kind="ready").exists()
+
+
+def test_it_is_idempotent(sandbox, cluster, make_user):
+    session = make_session(make_user(), cluster=cluster, state="provisioning")
+    provision_session.run(str(session.id))
+    LabSession.objects.filter(pk=session.pk).update(state="provisioning")
+    provision_session.run(str(session.id))
+    session.refresh_from_db()
+    assert session.state == "ready", session.error
+
+
+def test_it_reports_an_unreachable_cluster(cluster, make_user, tmp_path):
+    cluster.kubeconfig_path = str(tmp_path / "kubeconfig")
+    (tmp_path / "kubeconfig").write_text(
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+        "current-context: c\n"
+    )
+    cluster.save()
+    session = make_session(make_user(), cluster=cluster, state="provisioning")
+    provision_session.run(str(session.id))
+    session.refresh_from_db()
+    assert session.state == "failed"
+    assert "cannot be reached" in session.error
+
+
+def test_it_deletes_the_service_before_the_namespace(sandbox, cluster, make_user):
+    session = make_session(make_user(), cluster=cluster, state="provisioning")
+    provision_session.run(str(session.id))
+    sandbox.kubectl("-n", session.namespace, "create", "service", "loadbalancer", "lb", "--tcp=80:80")
+    LabSession.objects.filter(pk=session.pk).update(state="ending")
+    teardown_session.run(str(session.id))
+    session.refresh_from_db()
+    assert session.state == "ended", session.error
+    messages = list(session.log.values_list("message", flat=True))
+    assert any("Namespace and load balancers released" in m for m in messages)
+    result = sandbox.kubectl("get", "namespace", session.namespace, check=False)
+    assert result.returncode != 0 and "NotFound" in result.stderr
