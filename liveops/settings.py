@@ -80,7 +80,8 @@ DATABASES = {
         "NAME": os.environ.get("LIVEOPS_DB_PATH", str(VAR_DIR / "db.sqlite3")),
         "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         # Live-server tests need a file-based test database shared by processes.
-        "TEST": {"NAME": os.environ.get("LIVEOPS_TEST_DB_PATH", str(VAR_DIR / "test-db.sqlite3"))},
+        # (one file per test run, so that concurrent runs do not share it).
+        "TEST": {"NAME": os.environ.get("LIVEOPS_TEST_DB_PATH", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

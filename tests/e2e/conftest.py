@@ -1,0 +1,58 @@
+"""The whole product running for browser tests: Celery worker, watcher and web server
+as real processes on the test database, against the test sandbox and a private Redis."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from tests.services import PYTHON, Service, free_port, wait_for_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def stack(django_db_setup, django_db_blocker, sandbox, redis_url):
+    """Start the product's processes once for all browser tests."""
+    with django_db_blocker.unblock():
+        db_path = connection.settings_dict["NAME"]
+    env = {
+        "LIVEOPS_DB_PATH": str(db_path),
+        "LIVEOPS_REDIS_URL": redis_url,
+        "LIVEOPS_KUBECONFIG": sandbox.kubeconfig,
+        "LIVEOPS_DNS_RESOLVERS": f"127.0.0.1:{sandbox.dns_port}",
+        "LIVEOPS_DNS_UPDATE_SERVER": f"127.0.0.1:{sandbox.dns_port}",
+        "LIVEOPS_LOG_LEVEL": "INFO",
+    }
+    port = free_port()
+    services = [
+        Service("e2e-celery", [PYTHON, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--pool", "threads",
+                               "--concurrency", "4", "-n", f"e2e-{port}@%h"], env),
+        Service("e2e-watcher", [PYTHON, "manage.py", "run_watcher"], env),
+        Service("e2e-web", [PYTHON, "-m", "uvicorn", "liveops.asgi:application", "--host", "127.0.0.1",
+                            "--port", str(port)], env),
+    ]
+    try:
+        wait_for_port(port)
+        services[0].wait_for_log("ready", timeout=60)
+        yield {"url": f"http://127.0.0.1:{port}", "env": env, "services": services}
+    finally:
+        for svc in services:
+            svc.stop()
+
+
+@pytest.fixture
+def live(stack, transactional_db, sandbox, settings):
+    """A test's view of the running product, with the default cluster set to the sandbox."""
+    from clouds.models import Cluster
+
+    settings.LIVEOPS_DNS_RESOLVERS = [f"127.0.0.1:{sandbox.dns_port}"]
+    settings.LIVEOPS_DNS_UPDATE_SERVER = f"127.0.0.1:{sandbox.dns_port}"
+    Cluster.objects.update_or_create(name="sandbox", defaults={"kubeconfig_path": sandbox.kubeconfig, "is_default": True})
+    return stack

@@ -1,0 +1,90 @@
+"""A new student does the whole LoadBalancer lab in real Chromium, against the real product."""
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from labs.content_loader import load_lab
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WAIT = 30_000  # ms
+
+MISMATCHED_SERVICE = """apiVersion: v1
+kind: Service
+metadata:
+  name: lb-test-svc
+spec:
+  type: LoadBalancer
+  selector:
+    app: lb-tset
+  ports:
+  - protocol: TCP
+    port: 80
+    targetPort: 80
+"""
+
+
+def _log_in(page, url, username, password):
+    page.goto(url + "/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name="Labs")).to_be_visible()
+
+
+def _http_get(url, timeout=3):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.status, resp.read().decode()
+
+
+def test_it_runs_the_whole_lab(live, page, make_user):
+    make_user("newstudent", password="pw-newstudent-1")
+    lab = load_lab("loadbalancer")
+    _log_in(page, live["url"], "newstudent", "pw-newstudent-1")
+
+    page.get_by_role("button", name="Start lab").click()
+    expect(page.get_by_test_id("session-state")).to_have_text("Ready", timeout=WAIT)
+
+    # A Service whose selector matches no pod: explained before anything is applied.
+    page.wait_for_function("window.LiveOpsEditor && window.LiveOpsEditor.editor")
+    page.evaluate("text => LiveOpsEditor.setValue(text)", lab.example("Deployment") + "---\n" + MISMATCHED_SERVICE)
+    page.get_by_role("button", name="Apply", exact=True).click()
+    problems = page.locator("#problems")
+    expect(problems).to_contain_text("nothing was applied", timeout=WAIT)
+    expect(problems).to_contain_text("app=lb-tset")
+    expect(problems).to_contain_text("app=lb-test")
+
+    # Fixed: applied through Celery; pods and the external IP appear live, without reloading.
+    page.evaluate("text => LiveOpsEditor.setValue(text)", lab.example("Deployment") + "---\n" + lab.example("Service"))
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect(page.get_by_test_id("latest-revision")).to_contain_text("Applied", timeout=WAIT)
+    pods = page.locator("#pods-rows tr", has_text="Running")
+    expect(pods).to_have_count(3, timeout=WAIT)
+    service_row = page.locator("#service-lb-test-svc")
+    expect(service_row).to_contain_text(re.compile(r"127\.\d+\.\d+\.\d+"), timeout=WAIT)
+    external_ip = re.search(r"127\.\d+\.\d+\.\d+", service_row.inner_text()).group(0)
+
+    checklist = page.locator("#checklist")
+    for key in ("deployment-ready", "service-selects-pods", "external-ip", "http-external-ip", "dns-sslip"):
+        expect(checklist.locator(f"[data-check='{key}']")).to_have_attribute("data-state", "passed", timeout=WAIT)
+
+    status, body = _http_get(f"http://{external_ip}/")
+    assert status == 200 and "Welcome to nginx" in body
+
+    # The student's own DNS record.
+    dns = page.locator("#dns-panel")
+    dns.locator("input[name=label]").fill("newstudent")
+    dns.locator("input[name=address]").fill(external_ip)
+    dns.get_by_role("button", name=re.compile("Set record|Save", re.I)).click()
+    expect(checklist.locator("[data-check='dns-record']")).to_have_attribute("data-state", "passed", timeout=WAIT)
+
+    # Ending the lab releases the load balancer.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="End lab").click()
+    expect(page.get_by_test_id("session-state")).to_have_text("Ended", timeout=60_000)
+    with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+        _http_get(f"http://{external_ip}/", timeout=2)
