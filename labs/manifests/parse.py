@@ -17,7 +17,12 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that keeps dates as strings, as Kubernetes does when it reads YAML."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+# libyaml is several times faster; its error messages are worded differently, so a text that
+# fails with it is read again with the pure-Python loader to explain the error the same way.
+_FastLoader = type("_FastLoader", (getattr(yaml, "CSafeLoader", _Loader),), {})
+
+for _cls in {_Loader, _FastLoader}:
+    _cls.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
 
 
 @dataclass
@@ -38,7 +43,15 @@ def parse_manifests(text: str, *, max_bytes: int, max_documents: int) -> Parsed:
         result.fatal = True
         return result
 
-    loader = _Loader(text)
+    result = _read(text, max_documents, _FastLoader)
+    if result.fatal and _FastLoader is not _Loader and any(p.code == "yaml-syntax" for p in result.problems):
+        result = _read(text, max_documents, _Loader)
+    return result
+
+
+def _read(text: str, max_documents: int, loader_class: type) -> Parsed:
+    result = Parsed()
+    loader = loader_class(text)
     index = 0
     try:
         while loader.check_node():

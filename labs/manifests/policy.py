@@ -87,7 +87,7 @@ def check_policy(documents: list[Document], *, namespace: str, policy: Policy) -
         if doc.name is None:
             problems.append(doc.problem(
                 "missing-name", ("metadata", "name"), f"This {doc.kind} has no metadata.name.",
-                f"Give it a name, e.g. metadata: {{name: lb-test}}."))
+                "Give it a name, e.g. metadata: {name: lb-test}."))
         else:
             key = (doc.kind, doc.name)
             if key in seen:
