@@ -227,7 +227,7 @@ class DNSServer:
                 if reply:
                     writer.write(struct.pack("!H", len(reply)) + reply)
                     await writer.drain()
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, asyncio.CancelledError):
             pass
         finally:
             self._conns.discard(task)
@@ -260,6 +260,11 @@ class DNSServer:
             response.authority = []
             response.additional = []
             response.flags |= dns.flags.TC
+            return response.to_wire(max_size=max_size)
+        except Exception:
+            log.exception("DNS reply could not be encoded")
+            response = dns.message.make_response(msg)
+            response.set_rcode(dns.rcode.SERVFAIL)
             return response.to_wire(max_size=max_size)
 
     def respond(self, msg) -> dns.message.Message:

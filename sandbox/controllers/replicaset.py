@@ -3,6 +3,7 @@ spec.replicas and reports status."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import secrets
 import time
@@ -47,6 +48,11 @@ class ReplicaSetController(Controller):
     primary = "replicasets"
     watches = ("replicasets", "pods")
 
+    def __init__(self, store, config, runtime) -> None:
+        super().__init__(store, config, runtime)
+        # key -> (loop time before which no pod is created, failures in a row, last error)
+        self._create_backoff: dict[Key, tuple[float, int, str | None]] = {}
+
     def keys_for(self, resource, event_type, obj):
         if resource == "replicasets":
             yield (obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -68,7 +74,19 @@ class ReplicaSetController(Controller):
         if not is_terminating(rs):
             diff = desired - len(active)
             if diff > 0:
-                failure = await self._create_pods(rs, min(diff, BURST))
+                loop = asyncio.get_running_loop()
+                not_before, failures, last = self._create_backoff.get(key, (0.0, 0, None))
+                if loop.time() < not_before:
+                    failure = last
+                    self.enqueue_after(key, not_before - loop.time())
+                else:
+                    failure = await self._create_pods(rs, min(diff, BURST))
+                    if failure:
+                        delay = min(max(self.delays.backoff, 0.2) * 2 ** failures, 60.0)
+                        self._create_backoff[key] = (loop.time() + delay, failures + 1, failure)
+                        self.enqueue_after(key, delay)
+                    else:
+                        self._create_backoff.pop(key, None)
             elif diff < 0:
                 victims = sorted(active, key=_deletion_rank)[: -diff]
                 for pod in victims:
@@ -78,9 +96,9 @@ class ReplicaSetController(Controller):
                         continue
                     await self.store.record_event(rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
                                                   component="replicaset-controller")
+        else:
+            self._create_backoff.pop(key, None)
         await self._update_status(key, failure)
-        if failure:
-            self.enqueue_after(key, max(self.delays.backoff, 0.2))
 
     async def _adopt_orphans(self, rs: dict, owned: list[dict]) -> None:
         selector = (rs.get("spec") or {}).get("selector")
@@ -118,7 +136,7 @@ class ReplicaSetController(Controller):
                 await admission.admit(self.store, "pods", pod, "CREATE")
                 await self.store.create("pods", pod)
             except Forbidden as e:
-                message = f'Error creating: pods "{name}" is forbidden: {e.message}'
+                message = f'Error creating: pods "{meta["generateName"]}" is forbidden: {e.message}'
                 if "is forbidden" in e.message or "unable to create new content" in e.message:
                     message = f"Error creating: {e.message}"
                 await self.store.record_event(rs, "FailedCreate", message, "Warning",

@@ -103,8 +103,8 @@ class PodHTTPServer:
                 keep = await self._respond(head, reader, writer, peer)
                 if not keep:
                     break
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass  # a cancelled handler must end normally (asyncio's stream callback would log it)
         finally:
             self._conns.discard(task)
             writer.close()

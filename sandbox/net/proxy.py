@@ -69,8 +69,9 @@ class TCPProxy:
                 return
             await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
         except asyncio.CancelledError:
+            # closing the listener: reset the client (the task must not end cancelled,
+            # asyncio's stream callback would log it)
             _reset(writer)
-            raise
         finally:
             self._conns.discard(task)
             for w in (writer, up_writer):
