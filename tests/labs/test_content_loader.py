@@ -93,7 +93,7 @@ def test_it_fills_hint_placeholders():
     assert "{ip}" in lab.hint("dns-wrong-ip", name="x.sslip.io", found_ip="1.2.3.4")  # missing ones stay visible
     assert lab.hint("no-such-code") is None
     for code in ("selector-mismatch", "target-port-refused", "image-pull", "lb-pending", "lb-failed",
-                 "dns-not-resolving", "dns-wrong-ip", "http-failed"):
+                 "dns-not-resolving", "dns-wrong-ip", "http-failed", "service-not-loadbalancer", "pods-not-ready"):
         assert lab.hint(code)
 
 
