@@ -1,0 +1,63 @@
+from django import forms
+from django.contrib import admin
+
+from clouds.models import CloudCredential, Cluster
+
+
+class CloudCredentialForm(forms.ModelForm):
+    password = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False,
+                               help_text="Stored encrypted. Leave empty to keep the current password.")
+
+    class Meta:
+        model = CloudCredential
+        fields = "__all__"
+
+    def clean_password(self):
+        password = self.cleaned_data.get("password")
+        if not password:
+            if self.instance.pk:
+                return self.instance.password
+            raise forms.ValidationError("A password is required for new credentials.")
+        return password
+
+
+@admin.register(CloudCredential)
+class CloudCredentialAdmin(admin.ModelAdmin):
+    form = CloudCredentialForm
+    list_display = ("name", "auth_url", "project_name", "region_name", "octavia_enabled")
+
+
+class ClusterForm(forms.ModelForm):
+    kubeconfig = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False,
+                                 help_text="Paste a kubeconfig (stored encrypted), or give a file path below.")
+
+    class Meta:
+        model = Cluster
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("kubeconfig") and not data.get("kubeconfig_path"):
+            raise forms.ValidationError("Give either a kubeconfig or the path of a kubeconfig file.")
+        if data.get("kubeconfig"):
+            import yaml
+
+            try:
+                parsed = yaml.safe_load(data["kubeconfig"])
+            except yaml.YAMLError as exc:
+                raise forms.ValidationError({"kubeconfig": f"This is not valid YAML: {exc}"}) from None
+            if not isinstance(parsed, dict) or not parsed.get("clusters"):
+                raise forms.ValidationError({"kubeconfig": "This does not look like a kubeconfig (no clusters)."})
+        return data
+
+    def save(self, commit=True):
+        cluster = super().save(commit)
+        if cluster.is_default:
+            Cluster.objects.exclude(pk=cluster.pk).filter(is_default=True).update(is_default=False)
+        return cluster
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    form = ClusterForm
+    list_display = ("name", "is_default", "kubeconfig_path", "created")
