@@ -1,0 +1,111 @@
+"""`python -m sandbox --port PORT --kubeconfig PATH [...]`: serve the Kubernetes API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import secrets
+import signal
+import sys
+
+from aiohttp import web
+
+from .api import Api
+from .config import Delays, SandboxConfig
+from .kubeconfig import write_kubeconfig
+from .listener import DualListener
+from .tls import self_signed, server_context
+from .store import Store
+
+log = logging.getLogger("sandbox")
+
+BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def parse_args(argv: list[str] | None = None) -> SandboxConfig:
+    p = argparse.ArgumentParser(prog="python -m sandbox", description="Embedded Kubernetes API server")
+    p.add_argument("--port", type=int, default=16443)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--kubeconfig", required=True)
+    p.add_argument("--fast", action="store_true", help="near-zero simulated delays (tests)")
+    p.add_argument("--dns-port", type=int, default=0)
+    p.add_argument("--pod-cidr")
+    p.add_argument("--node-cidr")
+    p.add_argument("--lb-cidr")
+    p.add_argument("--lb-provider", choices=("builtin", "external"), default="builtin")
+    p.add_argument("--image-allowlist", help="comma-separated image names")
+    p.add_argument("--lb-delay", help="MIN,MAX seconds to provision a load balancer")
+    p.add_argument("--token", help="bearer token (default: random)")
+    p.add_argument("--log-level", default=os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"))
+    a = p.parse_args(argv)
+    if not ipaddress.ip_address(a.host).is_loopback:
+        p.error("--host must be a loopback address")
+    cfg = SandboxConfig(host=a.host, port=a.port, kubeconfig=a.kubeconfig, fast=a.fast,
+                        token=a.token or secrets.token_urlsafe(32), dns_port=a.dns_port,
+                        lb_provider=a.lb_provider)
+    cfg.delays = Delays.fast() if a.fast else Delays()
+    for name in ("pod_cidr", "node_cidr", "lb_cidr"):
+        value = getattr(a, name)
+        if value:
+            net = ipaddress.IPv4Network(value, strict=False)
+            if not net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8")):
+                p.error(f"--{name.replace('_', '-')} must be inside 127.0.0.0/8")
+            setattr(cfg, name, net)
+    if a.image_allowlist:
+        cfg.image_allowlist = tuple(x.strip() for x in a.image_allowlist.split(",") if x.strip())
+    if a.lb_delay:
+        lo, _, hi = a.lb_delay.partition(",")
+        cfg.delays.lb_provision_min = float(lo)
+        cfg.delays.lb_provision_max = float(hi or lo)
+    cfg.log_level = a.log_level  # type: ignore[attr-defined]
+    return cfg
+
+
+async def run(cfg: SandboxConfig) -> None:
+    store = Store(cfg)
+    for ns in BUILTIN_NAMESPACES:
+        await store.create("namespaces", {"metadata": {"name": ns}})
+    from . import controllers
+
+    runtime = await controllers.start(store, cfg)
+
+    api = Api(store, cfg.token)
+    runner = web.AppRunner(api.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    cert_pem, key_pem = self_signed(cfg.host)
+    listener = DualListener(cfg.host, cfg.port, runner.server, server_context(cert_pem, key_pem))
+    await listener.start()
+    write_kubeconfig(cfg.kubeconfig, f"https://{cfg.host}:{cfg.port}", cfg.token, cfg.cluster_name,
+                     ca_pem=cert_pem)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"sandbox ready on https://{cfg.host}:{cfg.port} (http too; kubeconfig {cfg.kubeconfig})", flush=True)
+    await stop.wait()
+    log.info("shutting down")
+    await store.close()
+    try:
+        if runtime is not None and hasattr(runtime, "stop"):
+            await runtime.stop()
+        else:
+            await controllers.stop()
+    except Exception:
+        log.exception("stopping controllers failed")
+    await listener.stop()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(cfg.log_level).upper(), logging.WARNING),  # type: ignore[attr-defined]
+                        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run(cfg))
+
+
+if __name__ == "__main__":
+    main()

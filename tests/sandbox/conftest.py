@@ -1,0 +1,160 @@
+"""A sandbox process shared by the tests of tests/sandbox/ (session-scoped)."""
+
+from __future__ import annotations
+
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBECTL = "/usr/bin/kubectl"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_tcp_udp_port() -> int:
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port for DNS")
+
+
+@dataclass
+class SandboxProcess:
+    process: subprocess.Popen
+    port: int
+    kubeconfig: str
+    dns_port: int
+    pod_cidr: str
+    node_cidr: str
+    lb_cidr: str
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def token(self) -> str:
+        import yaml
+
+        with open(self.kubeconfig) as f:
+            config = yaml.safe_load(f)
+        return config["users"][0]["user"]["token"]
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None,
+                timeout: float = 30) -> subprocess.CompletedProcess:
+        cmd = [KUBECTL, "--kubeconfig", self.kubeconfig, *args]
+        result = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def api_client(self):
+        from kubernetes import client, config
+
+        configuration = client.Configuration()
+        config.load_kube_config(config_file=self.kubeconfig, client_configuration=configuration)
+        return client.ApiClient(configuration)
+
+
+def start_sandbox(extra: tuple[str, ...] = ()) -> SandboxProcess:
+    port = free_port()
+    dns_port = free_tcp_udp_port()
+    octet = random.randrange(30, 250)
+    pod_cidr = f"127.{octet}.0.0/17"
+    node_cidr = f"127.{octet}.128.0/24"
+    lb_cidr = f"127.{octet}.129.0/24"
+    tmp = tempfile.mkdtemp(prefix="sandbox-test-")
+    kubeconfig = os.path.join(tmp, "kubeconfig")
+    cmd = [
+        sys.executable, "-m", "sandbox", "--port", str(port), "--kubeconfig", kubeconfig, "--fast",
+        "--dns-port", str(dns_port), "--pod-cidr", pod_cidr, "--node-cidr", node_cidr,
+        "--lb-cidr", lb_cidr, *extra,
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sandbox = SandboxProcess(proc, port, kubeconfig, dns_port, pod_cidr, node_cidr, lb_cidr)
+    deadline = time.monotonic() + 20
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            sandbox.output.append(line)
+            if "ready" in line:
+                _drain(proc)
+                return sandbox
+        if proc.poll() is not None:
+            break
+    stop_sandbox(sandbox)
+    raise RuntimeError("sandbox did not become ready:\n" + "".join(sandbox.output))
+
+
+def _drain(proc: subprocess.Popen) -> None:
+    """Keep reading the process's output so a full pipe can never block it."""
+    import threading
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for _ in proc.stdout:
+            pass
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+def stop_sandbox(sandbox: SandboxProcess) -> None:
+    proc = sandbox.process
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    sb = start_sandbox()
+    try:
+        yield sb
+    finally:
+        stop_sandbox(sb)
+
+
+@pytest.fixture
+def namespace(sandbox, request):
+    """A fresh namespace for one test, deleted afterwards."""
+    name = "t-" + request.node.name.replace("_", "-").lower()[:40].strip("-") + f"-{random.randrange(10**6)}"
+    sandbox.kubectl("create", "namespace", name)
+    yield name
+    sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wire_redis():
+    """The sandbox is a standalone process: these tests need neither Redis nor Django."""
+    yield
