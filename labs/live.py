@@ -1,0 +1,42 @@
+"""Telling open lab pages to redraw a part of themselves.
+
+Lifecycle, apply and checks call notify_session(session_id, what) after they
+changed the database; each socket of the session redraws that part from the
+database (its whole current state, so a lost message is healed by the next).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+WHATS = ("status", "checks", "revisions", "dns")
+
+# what -> (template, "module.function" giving the template's context for a session)
+SESSION_FRAGMENTS = {
+    "status": ("labs/fragments/status.html", "labs.fragments.status_context"),
+    "revisions": ("labs/fragments/revisions.html", "labs.fragments.revisions_context"),
+    "checks": ("labs/fragments/checklist.html", "labs.checks.checklist_context"),
+    "dns": ("labs/fragments/dns.html", "labs.dns.dns_context"),
+}
+
+
+def group_name(session_id) -> str:
+    """The channel-layer group of a session (same as LabSession.group_name)."""
+    if not isinstance(session_id, uuid.UUID):
+        session_id = uuid.UUID(str(session_id))
+    return f"session-{session_id.hex}"
+
+
+def notify_session(session_id, what: str) -> None:
+    """Ask every open page of the session to redraw `what` (status, checks, revisions or dns).
+
+    A plain function for views and Celery tasks (not for code already running
+    in an event loop: await channel_layer.group_send there).
+    """
+    if what not in WHATS:
+        raise ValueError(f"unknown part {what!r}; one of {', '.join(WHATS)}")
+    layer = get_channel_layer()
+    async_to_sync(layer.group_send)(group_name(session_id), {"type": "session.changed", "what": what})

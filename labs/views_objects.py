@@ -1,0 +1,233 @@
+"""Actions on the objects of a session's namespace, from the live panel.
+
+Reads (describe, YAML, logs) ask the cluster directly with a short timeout;
+changes (delete, scale, restart) are Celery tasks whose effect the watcher
+shows. Everything stays inside the session's own namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import yaml
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_POST
+from kubernetes.client.rest import ApiException
+
+from labs import cluster as kube
+from labs import object_tasks
+from labs import state as live_state
+from labs.access import get_session_or_404
+from labs.describe import describe as describe_text
+from labs.describe import related_events
+from labs.models import LabSession
+
+logger = logging.getLogger(__name__)
+
+READ_TIMEOUT = (3, 8)
+KINDS = {
+    "pods": ("core", "read_namespaced_pod", "Pod", "v1"),
+    "deployments": ("apps", "read_namespaced_deployment", "Deployment", "apps/v1"),
+    "replicasets": ("apps", "read_namespaced_replica_set", "ReplicaSet", "apps/v1"),
+    "services": ("core", "read_namespaced_service", "Service", "v1"),
+}
+SINGULAR = object_tasks.SINGULAR
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+DEFAULT_LOG_LINES = 200
+MAX_LOG_LINES = 2000
+MAX_REPLICAS = 10
+
+
+class ClusterUnavailable(Exception):
+    pass
+
+
+def _check(kind: str, name: str) -> None:
+    if kind not in KINDS:
+        raise Http404(f"There is no object kind {kind!r} in the live panel.")
+    if not NAME_RE.match(name):
+        raise Http404(f"{name!r} is not a valid object name.")
+
+
+def _fragment(request, context: dict, status: int = 200) -> HttpResponse:
+    return HttpResponse(render_to_string("labs/objects/dialog.html", context, request=request), status=status)
+
+
+def _error(request, session, kind, name, message: str, status: int) -> HttpResponse:
+    return _fragment(request, {"session": session, "kind": kind, "name": name,
+                               "singular": SINGULAR.get(kind, kind), "error": message}, status)
+
+
+def _read(session: LabSession, kind: str, name: str) -> dict | None:
+    """The object as the API's JSON, None when it does not exist."""
+    api_name, method, kind_name, api_version = KINDS[kind]
+    api = getattr(kube, api_name)(session.cluster)
+    try:
+        resp = getattr(api, method)(name, session.namespace, _preload_content=False, _request_timeout=READ_TIMEOUT)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise ClusterUnavailable(f"the cluster answered {exc.status} {exc.reason}") from exc
+    except Exception as exc:
+        raise ClusterUnavailable("the cluster did not answer in time") from exc
+    obj = json.loads(resp.data)
+    obj.setdefault("apiVersion", api_version)
+    obj.setdefault("kind", kind_name)
+    return live_state.slim(obj)
+
+
+def _read_or_error(request, session, kind, name):
+    try:
+        obj = _read(session, kind, name)
+    except ClusterUnavailable as exc:
+        return None, _error(request, session, kind, name, f"Could not read {SINGULAR[kind]}/{name}: {exc}.", 502)
+    except Exception:  # e.g. the kubeconfig is unreadable
+        logger.exception("reading %s/%s failed", kind, name)
+        return None, _error(request, session, kind, name,
+                            f"Could not read {SINGULAR[kind]}/{name}: the cluster is unavailable.", 502)
+    if obj is None:
+        return None, _error(request, session, kind, name,
+                            f"{SINGULAR[kind]}/{name} does not exist in namespace {session.namespace}.", 404)
+    return obj, None
+
+
+@login_required
+@require_GET
+def describe(request, session_id, kind, name):
+    _check(kind, name)
+    session = get_session_or_404(request.user, session_id)
+    obj, error = _read_or_error(request, session, kind, name)
+    if error:
+        return error
+    try:
+        observed = live_state.load_namespace(session.cluster_id, session.namespace)
+    except Exception:
+        observed = live_state.empty_state()
+    events = related_events(observed["events"], kind, name)
+    text = describe_text(kind, obj, events, observed["endpoints"].get(name))
+    replicas = (obj.get("spec") or {}).get("replicas", 1)
+    return _fragment(request, {
+        "session": session, "kind": kind, "name": name, "singular": SINGULAR[kind], "text": text,
+        "replicas": replicas, "max_replicas": MAX_REPLICAS, "can_change": _can_change(request, session),
+        "containers": [c.get("name") for c in (obj.get("spec") or {}).get("containers") or []],
+    })
+
+
+@login_required
+@require_GET
+def download_yaml(request, session_id, kind, name):
+    _check(kind, name)
+    session = get_session_or_404(request.user, session_id)
+    obj, error = _read_or_error(request, session, kind, name)
+    if error:
+        return error
+    text = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+    response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{SINGULAR[kind]}-{name}.yaml"'
+    return response
+
+
+@login_required
+@require_GET
+def logs(request, session_id, name):
+    _check("pods", name)
+    session = get_session_or_404(request.user, session_id)
+    try:
+        lines = int(request.GET.get("lines", DEFAULT_LOG_LINES))
+    except ValueError:
+        lines = DEFAULT_LOG_LINES
+    lines = max(1, min(lines, MAX_LOG_LINES))
+    container = request.GET.get("container") or None
+    if container is not None and not NAME_RE.match(container):
+        raise Http404(f"{container!r} is not a valid container name.")
+    api = kube.core(session.cluster)
+    context = {"session": session, "kind": "pods", "name": name, "singular": "pod", "lines": lines,
+               "container": container or "", "logs_view": True}
+    try:
+        text = api.read_namespaced_pod_log(name, session.namespace, container=container, tail_lines=lines,
+                                           _request_timeout=READ_TIMEOUT)
+    except ApiException as exc:
+        if exc.status == 404:
+            return _error(request, session, "pods", name, f"pod/{name} does not exist in namespace {session.namespace}.", 404)
+        message = _api_message(exc)
+        return _error(request, session, "pods", name, f"No logs for pod/{name}: {message}", 400 if exc.status == 400 else 502)
+    except Exception:
+        return _error(request, session, "pods", name, f"Could not read the logs of pod/{name}: the cluster did not answer in time.", 502)
+    context["text"] = text if isinstance(text, str) else str(text)
+    return _fragment(request, context)
+
+
+def _api_message(exc: ApiException) -> str:
+    try:
+        return json.loads(exc.body).get("message") or f"{exc.status} {exc.reason}"
+    except (TypeError, ValueError):
+        return f"{exc.status} {exc.reason}"
+
+
+def _can_change(request, session: LabSession) -> bool:
+    return session.user_id == request.user.pk and session.state == LabSession.State.READY
+
+
+def _changeable(request, session_id, kind, name):
+    _check(kind, name)
+    session = get_session_or_404(request.user, session_id)
+    if session.user_id != request.user.pk:
+        raise Http404("Only the student who runs this lab can change its objects.")
+    if session.state != LabSession.State.READY:
+        return session, _feedback(request, f"The lab is {session.get_state_display().lower()}; nothing can be changed.",
+                                  error=True, status=409)
+    return session, None
+
+
+def _feedback(request, message: str, error: bool = False, status: int = 202) -> HttpResponse:
+    html = render_to_string("labs/objects/feedback.html", {"message": message, "error": error}, request=request)
+    return HttpResponse(html, status=status)
+
+
+def _enqueue(request, task, args, message: str) -> HttpResponse:
+    try:
+        task.delay(*args)
+    except Exception:
+        logger.exception("could not queue %s", task.name)
+        return _feedback(request, "The request could not be queued; try again in a moment.", error=True, status=503)
+    return _feedback(request, message)
+
+
+@login_required
+@require_POST
+def delete(request, session_id, kind, name):
+    session, error = _changeable(request, session_id, kind, name)
+    if error:
+        return error
+    return _enqueue(request, object_tasks.delete_object, (str(session.id), kind, name),
+                    f"Deleting {SINGULAR[kind]}/{name}… the panel shows it as it happens.")
+
+
+@login_required
+@require_POST
+def scale(request, session_id, name):
+    session, error = _changeable(request, session_id, "deployments", name)
+    if error:
+        return error
+    try:
+        replicas = int(request.POST.get("replicas", ""))
+    except ValueError:
+        replicas = -1
+    if not 0 <= replicas <= MAX_REPLICAS:
+        return _feedback(request, f"Replicas must be a whole number from 0 to {MAX_REPLICAS}.", error=True, status=400)
+    return _enqueue(request, object_tasks.scale_deployment, (str(session.id), name, replicas),
+                    f"Scaling deployment/{name} to {replicas}… the panel shows it as it happens.")
+
+
+@login_required
+@require_POST
+def restart(request, session_id, name):
+    session, error = _changeable(request, session_id, "deployments", name)
+    if error:
+        return error
+    return _enqueue(request, object_tasks.restart_deployment, (str(session.id), name),
+                    f"Restarting deployment/{name}… new pods replace the old ones.")
