@@ -300,9 +300,12 @@ def events_for(state: dict, kind: str, name: str) -> list[dict]:
     return sorted(found, key=event_time)
 
 
-def event_time(event: dict) -> str:
-    return (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
-            or meta(event).get("creationTimestamp") or "")
+def event_time(event: dict) -> tuple[str, int]:
+    """When an event last happened; the resourceVersion orders events of the same second."""
+    at = (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
+          or meta(event).get("creationTimestamp") or "")
+    version = str(meta(event).get("resourceVersion") or "")
+    return at, int(version) if version.isdigit() else 0
 
 
 LB_EVENT_REASONS = ("EnsuringLoadBalancer", "EnsuredLoadBalancer", "SyncLoadBalancerFailed", "DeletingLoadBalancer")

@@ -174,6 +174,20 @@ def _container_ports(state, addresses) -> list[int]:
     return sorted(ports)
 
 
+def _numeric_target_port(state, addresses, target_port):
+    """A named targetPort ("http") resolved through the pods' container port names."""
+    if isinstance(target_port, int) or (isinstance(target_port, str) and target_port.isdigit()):
+        return int(target_port)
+    pods = state.get("pods") or {}
+    for a in addresses:
+        pod = pods.get((a.get("targetRef") or {}).get("name")) or {}
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            for p in c.get("ports") or []:
+                if p.get("name") == target_port and p.get("containerPort"):
+                    return int(p["containerPort"])
+    return target_port
+
+
 def _http(state, lab, probes):
     target = lb_target(state)
     probe = (probes or {}).get("http-external-ip") or {}
@@ -183,9 +197,13 @@ def _http(state, lab, probes):
 
     if probe.get("signature") != target_signature(target):
         return []
-    if probe.get("error_kind") == "refused":
-        addresses = ready_addresses(state, target["service"])
-        ports = _container_ports(state, addresses)
+    addresses = ready_addresses(state, target["service"])
+    ports = _container_ports(state, addresses)
+    target_port = _numeric_target_port(state, addresses, target.get("target_port"))
+    mismatch = bool(ports) and target_port not in ports
+    # A load balancer in front of a closed port accepts and then resets (or refuses):
+    # with the Service's targetPort not among the containers' ports, that is the cause.
+    if probe.get("error_kind") == "refused" or (mismatch and probe.get("error_kind") in ("reset", "timeout")):
         ports_text = ", ".join(f"containerPort {p}" for p in ports) or "no containerPort declared"
         return [make("target-port-refused", {
             "port": target.get("target_port"), "target_port": target.get("target_port"),
