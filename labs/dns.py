@@ -220,22 +220,28 @@ def _relative(name: str) -> str:
 
 
 def delete_student_record(session: LabSession) -> bool:
-    """Remove the session's record from the zone (session end). True when one was removed."""
+    """Remove the session's record from the zone (session end). True when the server removed it.
+
+    Never raises: a DNS server that cannot be reached is written to the session
+    log, and the record is forgotten all the same so the name is free again.
+    """
     record = DnsRecord.objects.filter(session=session).first()
     if record is None:
         return False
+    removed = False
     if records_enabled():
         update = _update_message()
         update.delete(_relative(record.name), "A")
         try:
             _send_update(update, f"removing {record.name}")
+            removed = True
         except DnsRecordError as exc:
-            SessionLog.objects.create(session=session, kind="dns", message=f"DNS record {record.name} not removed: "
-                                                                            f"{exc.message}")
-            raise
+            SessionLog.objects.create(session=session, kind="dns",
+                                      message=f"DNS record {record.name} could not be removed: {exc.message}")
     record.delete()
-    SessionLog.objects.create(session=session, kind="dns", message=f"DNS record {record.name} removed")
-    return True
+    if removed:
+        SessionLog.objects.create(session=session, kind="dns", message=f"DNS record {record.name} removed")
+    return removed
 
 
 def dns_context(session: LabSession, state: dict | None = None, *, error: str = "", error_field: str = "",

@@ -148,6 +148,19 @@ def test_it_says_when_the_dns_server_cannot_be_reached(dns_settings):
     assert not DnsRecord.objects.exists()
 
 
+def test_it_forgets_the_record_when_the_server_is_away_at_session_end(dns_settings):
+    import socket
+
+    session = sb.make_session("ola")
+    labdns.set_student_record(session, "ola", "127.31.129.5")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dns_settings.LIVEOPS_DNS_UPDATE_SERVER = f"127.0.0.1:{s.getsockname()[1]}"
+    assert labdns.delete_student_record(session) is False
+    assert not DnsRecord.objects.filter(session=session).exists()
+    assert SessionLog.objects.filter(session=session, message__contains="could not be removed").exists()
+
+
 def test_it_builds_the_dns_panel_with_the_sslip_link():
     from django.template.loader import render_to_string
 
