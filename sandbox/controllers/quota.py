@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..admission import namespace_usage
 from .base import Controller, Key
 from .quantity import format_quantity, parse
 
@@ -25,6 +24,8 @@ class QuotaController(Controller):
         quota = self.store.get("resourcequotas", ns, name)
         if quota is None:
             return
+        from ..admission import namespace_usage  # admission imports this package
+
         hard = dict((quota.get("spec") or {}).get("hard") or {})
         used = namespace_usage(self.store, ns, hard)
         used_text = {k: format_quantity(k, v) for k, v in used.items()}

@@ -20,6 +20,34 @@ spec:
 {extra}"""
 
 
+QUOTA = """\
+apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: {name}
+spec:
+  hard: {hard}
+"""
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: big
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: big}
+  template:
+    metadata:
+      labels: {app: big}
+    spec:
+      containers:
+      - name: web
+        image: nginx:latest
+"""
+
+
 def container_state(sandbox, namespace, pod):
     statuses = get_json(sandbox, "-n", namespace, "pod", pod)["status"].get("containerStatuses") or [{}]
     return statuses[0]
@@ -105,8 +133,8 @@ def test_it_kills_and_removes_a_deleted_pod(sandbox, namespace):
 
 
 def test_it_reports_quota_exceeded_as_failed_create(sandbox, namespace):
-    sandbox.kubectl("-n", namespace, "create", "quota", "small", "--hard=pods=2")
-    sandbox.kubectl("-n", namespace, "create", "deployment", "big", "--image=nginx:latest", "--replicas=3")
+    sandbox.kubectl("-n", namespace, "apply", "-f", "-", input=QUOTA.format(name="small", hard="{pods: \"2\"}"))
+    sandbox.kubectl("-n", namespace, "apply", "-f", "-", input=DEPLOYMENT)
 
     def failed_create():
         return [e["message"] for e in get_json(sandbox, "-n", namespace, "events")["items"]
@@ -119,9 +147,10 @@ def test_it_reports_quota_exceeded_as_failed_create(sandbox, namespace):
                      .get("used", {}).get("pods") == "2" and
                      get_json(sandbox, "-n", namespace, "resourcequota", "small"), message="quota usage")
     assert quota["status"]["hard"] == {"pods": "2"}
+    assert get_json(sandbox, "-n", namespace, "replicaset")["items"][0]["status"]["replicas"] == 2
 
     # a direct create is refused the same way
-    result = sandbox.kubectl("-n", namespace, "run", "extra", "--image=nginx", check=False)
+    result = sandbox.kubectl("-n", namespace, "apply", "-f", "-", input=pod_manifest("extra", "nginx"), check=False)
     assert result.returncode != 0
     assert "exceeded quota: small" in result.stderr
 
@@ -145,7 +174,7 @@ metadata:
 spec:
   hard: {requests.cpu: "1", requests.memory: 1Gi, limits.cpu: "2", limits.memory: 2Gi}
 """)
-    sandbox.kubectl("-n", namespace, "run", "defaulted", "--image=nginx")
+    sandbox.kubectl("-n", namespace, "apply", "-f", "-", input=pod_manifest("defaulted", "nginx"))
     pod = get_json(sandbox, "-n", namespace, "pod", "defaulted")
     assert pod["spec"]["containers"][0]["resources"] == {
         "limits": {"cpu": "200m", "memory": "128Mi"}, "requests": {"cpu": "100m", "memory": "64Mi"}}
@@ -154,7 +183,7 @@ spec:
 
 
 def test_it_requires_requests_when_the_quota_constrains_them(sandbox, namespace):
-    sandbox.kubectl("-n", namespace, "create", "quota", "compute", "--hard=requests.cpu=1")
-    result = sandbox.kubectl("-n", namespace, "run", "bare", "--image=nginx", check=False)
+    sandbox.kubectl("-n", namespace, "apply", "-f", "-", input=QUOTA.format(name="compute", hard="{requests.cpu: \"1\"}"))
+    result = sandbox.kubectl("-n", namespace, "apply", "-f", "-", input=pod_manifest("bare", "nginx"), check=False)
     assert result.returncode != 0
     assert "failed quota: compute: must specify requests.cpu" in result.stderr
