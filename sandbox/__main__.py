@@ -39,13 +39,15 @@ def parse_args(argv: list[str] | None = None) -> SandboxConfig:
     p.add_argument("--image-allowlist", help="comma-separated image names")
     p.add_argument("--lb-delay", help="MIN,MAX seconds to provision a load balancer")
     p.add_argument("--token", help="bearer token (default: random)")
+    p.add_argument("--watch-history", type=int, default=2000,
+                   help="changes a watch can resume from (older resourceVersions get 410 Expired)")
     p.add_argument("--log-level", default=os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"))
     a = p.parse_args(argv)
     if not ipaddress.ip_address(a.host).is_loopback:
         p.error("--host must be a loopback address")
     cfg = SandboxConfig(host=a.host, port=a.port, kubeconfig=a.kubeconfig, fast=a.fast,
                         token=a.token or secrets.token_urlsafe(32), dns_port=a.dns_port,
-                        lb_provider=a.lb_provider)
+                        lb_provider=a.lb_provider, watch_history=a.watch_history)
     cfg.delays = Delays.fast() if a.fast else Delays()
     for name in ("pod_cidr", "node_cidr", "lb_cidr"):
         value = getattr(a, name)

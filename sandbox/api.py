@@ -217,10 +217,13 @@ class Api:
         return json_response(obj, status, headers)
 
     async def body(self, request: web.Request) -> Any:
+        ctype = request.content_type
+        if "protobuf" in ctype:
+            raise Unsupported(f"the body of the request was in an unknown format - accepted media types "
+                              f"include: application/json, application/yaml")
         raw = await request.read()
         if not raw:
             raise BadRequest("the body of the request was empty")
-        ctype = request.content_type
         try:
             if "yaml" in ctype:
                 try:

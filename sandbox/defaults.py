@@ -120,6 +120,20 @@ def namespace(obj: dict) -> None:
     labels.setdefault("kubernetes.io/metadata.name", obj["metadata"].get("name", ""))
 
 
+def endpoint_slice(obj: dict) -> None:
+    for p in obj.get("ports") or []:
+        if isinstance(p, dict):
+            p.setdefault("name", "")
+            p.setdefault("protocol", "TCP")
+
+
+def endpoints(obj: dict) -> None:
+    for subset in obj.get("subsets") or []:
+        for p in (subset or {}).get("ports") or []:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+
+
 def apply(resource: str, obj: dict, store: "Store | None" = None, old: dict | None = None) -> None:
     """Fill in defaults in place. `old` is the stored object on update."""
     if resource == "deployments":
@@ -135,3 +149,7 @@ def apply(resource: str, obj: dict, store: "Store | None" = None, old: dict | No
         service(obj, store, old)
     elif resource == "namespaces":
         namespace(obj)
+    elif resource == "endpointslices":
+        endpoint_slice(obj)
+    elif resource == "endpoints":
+        endpoints(obj)

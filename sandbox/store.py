@@ -354,6 +354,7 @@ class Store:
             return None
         new = copy.deepcopy(old)
         fn(new)
+        defaults.apply(resource, new, self, old)
         if new == old:
             return copy.deepcopy(old)
         if "generation" in old["metadata"] and _content(new) != _content(old):

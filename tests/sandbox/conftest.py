@@ -91,7 +91,7 @@ def start_sandbox(extra: tuple[str, ...] = ()) -> SandboxProcess:
     cmd = [
         sys.executable, "-m", "sandbox", "--port", str(port), "--kubeconfig", kubeconfig, "--fast",
         "--dns-port", str(dns_port), "--pod-cidr", pod_cidr, "--node-cidr", node_cidr,
-        "--lb-cidr", lb_cidr, *extra,
+        "--lb-cidr", lb_cidr, "--watch-history", "300", *extra,
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sandbox = SandboxProcess(proc, port, kubeconfig, dns_port, pod_cidr, node_cidr, lb_cidr)
@@ -149,7 +149,7 @@ def sandbox():
 def namespace(sandbox, request):
     """A fresh namespace for one test, deleted afterwards."""
     name = "t-" + request.node.name.replace("_", "-").lower()[:40].strip("-") + f"-{random.randrange(10**6)}"
-    sandbox.kubectl("create", "namespace", name)
+    sandbox.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
     yield name
     sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
