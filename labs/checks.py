@@ -485,10 +485,27 @@ def refresh_checks(session: LabSession, state: dict, probes: dict | None = None)
         r.expire(key, 24 * 3600)
     except Exception:  # noqa: BLE001 - without Redis, notify every time
         previous = None
+    _notify_dns_when_address_changes(session, state)
     if previous is not None and previous.decode() == digest:
         return False
     _notify(session.id, "checks")
     return True
+
+
+def _notify_dns_when_address_changes(session: LabSession, state: dict) -> None:
+    """The DNS panel shows the external IP (sslip.io link, form default): redraw it when that changes."""
+    target = lb_target(state) or {}
+    address = ""
+    if target.get("ip") or target.get("hostname"):
+        address = f"{target.get('ip', '')}|{target.get('hostname', '')}|{target.get('port', '')}"
+    try:
+        r = _redis()
+        previous = r.getset(f"liveops:dnsview:{session.id.hex}", address)
+        r.expire(f"liveops:dnsview:{session.id.hex}", 24 * 3600)
+    except Exception:  # noqa: BLE001
+        return
+    if (previous or b"").decode() != address:
+        _notify(session.id, "dns")
 
 
 def maybe_enqueue_probe(session: LabSession, state: dict, force: bool = False) -> bool:

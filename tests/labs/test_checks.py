@@ -229,12 +229,13 @@ def test_it_notifies_only_when_the_checklist_changes_and_enqueues_probes_once(mo
     assert len(notified) == 1  # nothing visible changed
 
     on_namespace_change(session.id, sb.healthy())
-    assert len(notified) == 2 and enqueued == [str(session.id)]
+    assert notified[1:] == [(session.id, "dns"), (session.id, "checks")] and enqueued == [str(session.id)]
     on_namespace_change(session.id, sb.healthy())
     assert enqueued == [str(session.id)]  # de-duplicated within a few seconds
 
     on_namespace_change(session.id, sb.healthy(ip="127.31.129.77"))
     assert enqueued == [str(session.id)] * 2  # a new address is probed at once
+    assert [what for _, what in notified].count("dns") == 2  # the DNS panel follows the address
 
 
 def test_it_ignores_changes_of_ended_sessions(monkeypatch):
