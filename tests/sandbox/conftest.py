@@ -71,6 +71,28 @@ class SandboxProcess:
             )
         return result
 
+    def request(self, method: str, path: str, body=None, content_type: str = "application/json",
+                **query) -> tuple[int, dict, object]:
+        """A raw API request with the token: -> (status, headers, decoded JSON body)."""
+        import json
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = None
+        if body is not None:
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": content_type, "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), json.loads(e.read() or b"null")
+
     def api_client(self):
         from kubernetes import client, config
 
