@@ -174,7 +174,7 @@ class EndpointsController(Controller):
                 if (pod.get("spec") or {}).get("nodeName"):
                     ep["nodeName"] = pod["spec"]["nodeName"]
                 endpoints.append(ep)
-            wanted.append(([_port_dict(*p) for p in ports], endpoints))
+            wanted.append(([{"name": p[0], **_port_dict(*p)} for p in ports], endpoints))
         if not wanted:
             wanted.append(([], []))
         labels = dict(svc["metadata"].get("labels") or {})
