@@ -365,8 +365,10 @@ class ClusterWatcher:
             resp.release_conn()
         return resource_version
 
-    def _informer(self, kind: str, relist, on_event) -> None:
-        version = relist()
+    def _informer(self, kind: str, relist, on_event, version: str | None = None) -> None:
+        """List, then watch from the list's version; relist when the version expired."""
+        if version is None:
+            version = relist()
         while not self.stopping:
             try:
                 version = self._watch(kind, version, on_event)

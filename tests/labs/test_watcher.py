@@ -1,0 +1,304 @@
+"""The cluster watcher against a real sandbox cluster."""
+
+import asyncio
+import os
+import threading
+import time
+import uuid
+
+import pytest
+import yaml
+from channels.layers import get_channel_layer
+
+from labs import state
+from labs import watcher as w
+from tests.labs.sandbox_support import wait_for
+from tests.sandbox.conftest import start_sandbox, stop_sandbox
+
+POD = """
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: {namespace}, labels: {{app: web}}}}
+spec:
+  containers: [{{name: nginx, image: nginx:1.27, ports: [{{containerPort: 80}}]}}]
+"""
+
+
+class GroupListener:
+    """Collects the channel-layer messages of some groups, from its own event loop."""
+
+    def __init__(self, *groups):
+        self.messages = []
+        self.ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.groups = groups
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._listen(),), daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10)
+
+    async def _listen(self):
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        for group in self.groups:
+            await layer.group_add(group, channel)
+        self.ready.set()
+        self._task = asyncio.current_task()
+        try:
+            while True:
+                self.messages.append(await layer.receive(channel))
+        except asyncio.CancelledError:
+            pass
+
+    def about(self, kind, name):
+        return [m for m in self.messages if m.get("kind") == kind and m.get("name") == name]
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self._task.cancel)
+        self.thread.join(5)
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, session_id, namespace_state):
+        self.calls.append((session_id, namespace_state))
+
+
+def create_namespace(sandbox, name, labels=None):
+    labels = ", ".join(f"{k}: {v!r}" for k, v in (labels or {}).items())
+    sandbox.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}, labels: {{{labels}}}}}\n")
+
+
+def session_namespace(sandbox, hex_id=None):
+    hex_id = hex_id or uuid.uuid4().hex
+    name = f"lab-w-{hex_id[:10]}"
+    create_namespace(sandbox, name, {w.SESSION_LABEL: hex_id})
+    return name, hex_id
+
+
+def create_pod(sandbox, namespace, name):
+    sandbox.kubectl("apply", "-f", "-", input=POD.format(name=name, namespace=namespace))
+
+
+def new_cluster_watcher(sandbox, cluster_id, checks=None):
+    with open(sandbox.kubeconfig) as fh:
+        api = w.new_api_client(yaml.safe_load(fh), None)
+    publisher = w.Publisher()
+    debouncer = w.ChecksDebouncer(hook=checks or Recorder())
+    return w.ClusterWatcher(cluster_id, api, publisher, debouncer), publisher, debouncer
+
+
+def sockets_to(port: int) -> int:
+    """ESTABLISHED TCP connections of this process to 127.0.0.1:port."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    with open("/proc/self/net/tcp") as fh:
+        for line in fh.readlines()[1:]:
+            parts = line.split()
+            remote, st, inode = parts[2], parts[3], parts[9]
+            if st == "01" and int(remote.split(":")[1], 16) == port and inode in inodes:
+                count += 1
+    return count
+
+
+@pytest.fixture
+def running(sandbox):
+    cluster_id = f"w{uuid.uuid4().hex[:8]}"
+    checks = Recorder()
+    cw, publisher, debouncer = new_cluster_watcher(sandbox, cluster_id, checks)
+    cw.start()
+    yield cw, checks
+    cw.stop()
+    debouncer.stop()
+    publisher.stop()
+
+
+def test_it_keeps_the_state_of_session_namespaces_and_publishes_changes(sandbox, running):
+    cw, checks = running
+    namespace, hex_id = session_namespace(sandbox)
+    listener = GroupListener(f"session-{hex_id}")
+    try:
+        wait_for(lambda: namespace in cw.namespaces, what="the namespace to be known")
+        create_pod(sandbox, namespace, "web-1")
+        pod = wait_for(lambda: state.load_object(cw.cluster_id, namespace, "pods", "web-1"), what="the pod in state")
+        assert pod["metadata"]["namespace"] == namespace
+        assert "managedFields" not in pod["metadata"]
+        wait_for(lambda: listener.about("pods", "web-1"), what="a message to the session group")
+        message = listener.about("pods", "web-1")[-1]
+        assert message["type"] == "object.changed"
+        assert message["object"]["metadata"]["name"] == "web-1"
+        # The pod starts: its whole state keeps arriving (never a delta).
+        wait_for(lambda: any((m["object"] or {}).get("status", {}).get("phase") == "Running"
+                             for m in listener.about("pods", "web-1")), what="the running pod")
+        # Deletion reaches the state and the group.
+        sandbox.kubectl("delete", "pod", "web-1", "-n", namespace, "--wait=false")
+        wait_for(lambda: any(m["object"] is None for m in listener.about("pods", "web-1")), what="the deletion")
+        wait_for(lambda: state.load_object(cw.cluster_id, namespace, "pods", "web-1") is None, what="pod gone")
+        # The checks hook ran, with the session id and the namespace state.
+        wait_for(lambda: checks.calls, what="the checks hook")
+        session_id, namespace_state = checks.calls[-1]
+        assert session_id == uuid.UUID(hex_id)
+        assert set(namespace_state) == set(state.KINDS)
+    finally:
+        listener.stop()
+
+
+def test_it_ignores_namespaces_of_no_session(sandbox, running):
+    cw, _ = running
+    namespace = f"other-{uuid.uuid4().hex[:8]}"
+    create_namespace(sandbox, namespace)
+    labelled, _ = session_namespace(sandbox)
+    create_pod(sandbox, namespace, "stray")
+    create_pod(sandbox, labelled, "mine")
+    wait_for(lambda: state.load_object(cw.cluster_id, labelled, "pods", "mine"), what="the session pod")
+    assert state.load_namespace(cw.cluster_id, namespace)["pods"] == {}
+    assert namespace not in state.namespaces(cw.cluster_id)
+
+
+def test_it_picks_up_objects_made_before_the_namespace_was_labelled(sandbox, running):
+    cw, _ = running
+    hex_id = uuid.uuid4().hex
+    name = f"lab-late-{hex_id[:8]}"
+    create_namespace(sandbox, name)
+    create_pod(sandbox, name, "early")
+    time.sleep(0.5)
+    sandbox.kubectl("label", "namespace", name, f"{w.SESSION_LABEL}={hex_id}")
+    wait_for(lambda: state.load_object(cw.cluster_id, name, "pods", "early"), what="the early pod")
+
+
+def test_it_forgets_a_deleted_namespace(sandbox, running):
+    cw, _ = running
+    namespace, _ = session_namespace(sandbox)
+    create_pod(sandbox, namespace, "web")
+    wait_for(lambda: state.load_object(cw.cluster_id, namespace, "pods", "web"), what="the pod")
+    sandbox.kubectl("delete", "namespace", namespace, "--wait=false")
+    wait_for(lambda: namespace not in cw.namespaces and namespace not in state.namespaces(cw.cluster_id),
+             what="the namespace to be forgotten")
+
+
+def test_it_opens_one_watch_per_kind_whatever_the_number_of_sessions(sandbox, running):
+    cw, _ = running
+    first, _ = session_namespace(sandbox)
+    create_pod(sandbox, first, "web")
+    wait_for(lambda: state.load_object(cw.cluster_id, first, "pods", "web"), what="the first pod")
+    time.sleep(0.5)
+    before = sockets_to(sandbox.port)
+    more = [session_namespace(sandbox)[0] for _ in range(6)]
+    for ns in more:
+        create_pod(sandbox, ns, "web")
+    for ns in more:
+        wait_for(lambda ns=ns: state.load_object(cw.cluster_id, ns, "pods", "web"), what=f"the pod of {ns}")
+    time.sleep(0.5)
+    after = sockets_to(sandbox.port)
+    kinds = [*w.LISTERS, w.NAMESPACES]
+    assert {k: cw.stats[f"watch:{k}"] for k in kinds} == dict.fromkeys(kinds, 1)
+    assert sum(cw.open_watches.values()) == len(kinds)
+    # Watches plus at most a couple of pooled connections for lists, before and after.
+    assert len(kinds) <= before <= len(kinds) + 2
+    assert after <= before + 1
+
+
+def test_it_relists_when_the_watch_expired():
+    sb = start_sandbox(("--watch-history", "10"))
+    try:
+        cluster_id = f"x{uuid.uuid4().hex[:8]}"
+        checks = Recorder()
+        cw, publisher, debouncer = new_cluster_watcher(sb, cluster_id, checks)
+        namespace, hex_id = session_namespace(sb)
+        cw.namespaces = {namespace: hex_id}
+        cw.namespaces_ready.set()
+        listener = GroupListener(f"session-{hex_id}")
+        try:
+            create_pod(sb, namespace, "old")
+            wait_for(lambda: sb.kubectl("get", "pod", "old", "-n", namespace, check=False).returncode == 0)
+            version = cw._relist_kind("pods")
+            assert state.load_object(cluster_id, namespace, "pods", "old")
+            # More changes than the server remembers, while nobody watches.
+            sb.kubectl("delete", "pod", "old", "-n", namespace, "--wait=false")
+            for i in range(12):
+                sb.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: {namespace}}}\n")
+            create_pod(sb, namespace, "new")
+            # Resume watching from the version listed before those changes.
+            informer = lambda kind: cw._informer(  # noqa: E731
+                kind, lambda: cw._relist_kind(kind), lambda t, o: cw._on_object(kind, t, o), version)
+            thread = threading.Thread(target=cw._guard, args=("pods", informer), daemon=True)
+            thread.start()
+            wait_for(lambda: cw.stats["relist:pods"] == 1, what="a relist")
+            wait_for(lambda: state.load_object(cluster_id, namespace, "pods", "new"), what="the new pod")
+            wait_for(lambda: state.load_object(cluster_id, namespace, "pods", "old") is None
+                     or state.load_object(cluster_id, namespace, "pods", "old").get("metadata", {}).get(
+                         "deletionTimestamp"), what="the old pod gone")
+            wait_for(lambda: listener.about("pods", "new"), what="the relist's message")
+        finally:
+            listener.stop()
+            cw.stop()
+            debouncer.stop()
+            publisher.stop()
+    finally:
+        stop_sandbox(sb)
+
+
+def test_it_survives_a_cluster_that_is_down():
+    cluster_id = f"d{uuid.uuid4().hex[:8]}"
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "x"}}],
+    }
+    publisher = w.Publisher()
+    debouncer = w.ChecksDebouncer(hook=Recorder())
+    cw = w.ClusterWatcher(cluster_id, w.new_api_client(kubeconfig, None), publisher, debouncer)
+    cw.start()
+    try:
+        wait_for(lambda: cw.stats["list:namespaces"] >= 2, timeout=10, what="retries")
+        assert all(t.is_alive() for t in cw._threads)
+    finally:
+        started = time.monotonic()
+        cw.stop()
+        assert time.monotonic() - started < 10
+        debouncer.stop()
+        publisher.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_watches_every_cluster_row(sandbox, cluster):
+    watcher = w.Watcher(refresh=3600)
+    try:
+        watcher.reconcile()
+        assert set(watcher.clusters) == {cluster.pk}
+        cw = watcher.clusters[cluster.pk]
+        namespace, _ = session_namespace(sandbox)
+        create_pod(sandbox, namespace, "web")
+        wait_for(lambda: state.load_object(cluster.pk, namespace, "pods", "web"), what="the pod")
+        watcher.reconcile()  # unchanged: the same watches go on
+        assert watcher.clusters[cluster.pk] is cw
+        cluster.delete()
+        watcher.reconcile()
+        assert watcher.clusters == {}
+    finally:
+        watcher.stop()
+
+
+def test_it_debounces_the_checks_hook():
+    recorder = Recorder()
+    debouncer = w.ChecksDebouncer(interval=0.3, hook=recorder)
+    try:
+        hex_id = uuid.uuid4().hex
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:
+            debouncer.touch("c", "ns", hex_id)
+            time.sleep(0.01)
+        time.sleep(0.5)
+        assert 2 <= len(recorder.calls) <= 5
+        assert recorder.calls[0][0] == uuid.UUID(hex_id)
+    finally:
+        debouncer.stop()
