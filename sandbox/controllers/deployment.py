@@ -3,6 +3,7 @@ hash), rolling updates within maxSurge/maxUnavailable, revisions and status."""
 
 from __future__ import annotations
 
+import calendar
 import copy
 import json
 import math
@@ -49,6 +50,16 @@ def _resolve(value, total: int, round_up: bool) -> int:
         frac = int(value[:-1]) * total / 100
         return math.ceil(frac) if round_up else math.floor(frac)
     return int(value)
+
+
+def _age(timestamp: str | None) -> float:
+    """Seconds since an RFC 3339 timestamp (0 if unknown)."""
+    if not timestamp:
+        return 0.0
+    try:
+        return time.time() - calendar.timegm(time.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return 0.0
 
 
 def _revision(rs: dict) -> int:
@@ -325,7 +336,14 @@ class DeploymentController(Controller):
                                   f'ReplicaSet "{new_name}" has successfully progressed.', now=ts, update_time=True)
                 else:
                     prog = next((c for c in conds if c["type"] == "Progressing"), None)
-                    if created or prog is None:
+                    deadline = spec.get("progressDeadlineSeconds", 600)
+                    if (not created and prog is not None and prog.get("reason") != "ProgressDeadlineExceeded"
+                            and _age(prog.get("lastUpdateTime")) > deadline):
+                        set_condition(conds, "Progressing", "False", "ProgressDeadlineExceeded",
+                                      f'ReplicaSet "{new_name}" has timed out progressing.', now=ts, update_time=True)
+                    elif prog is not None and prog.get("reason") == "ProgressDeadlineExceeded" and not created:
+                        pass
+                    elif created or prog is None:
                         set_condition(conds, "Progressing", "True", "NewReplicaSetCreated",
                                       f'Created new replica set "{new_name}"', now=ts, update_time=True)
                     elif prog.get("reason") != "NewReplicaSetCreated" or \

@@ -90,3 +90,18 @@ def test_it_releases_the_ip_when_the_service_is_deleted(sandbox, namespace):
     assert sandbox.kubectl("-n", namespace, "get", "svc", "lb-test-svc", check=False).returncode != 0
     assert not answers(ip)
     assert {"DeletingLoadBalancer", "DeletedLoadBalancer"} <= reasons(sandbox, namespace, "lb-test-svc")
+
+
+def test_it_reports_a_rollout_stuck_on_a_bad_image(sandbox, namespace):
+    manifest = LAB_MANIFEST.split("---\n")[0].replace("nginx:latest", "ngnix:latest").replace(
+        "  replicas: 3\n", "  replicas: 3\n  progressDeadlineSeconds: 2\n")
+    sandbox.kubectl("-n", namespace, "apply", "-f", "-", input=manifest)
+
+    result = sandbox.kubectl("-n", namespace, "rollout", "status", "deployment/lb-test", "--timeout=20s",
+                             check=False, timeout=30)
+    assert result.returncode != 0
+    assert 'deployment "lb-test" exceeded its progress deadline' in result.stderr
+    deploy = get_json(sandbox, "-n", namespace, "deployment", "lb-test")
+    available = next(c for c in deploy["status"]["conditions"] if c["type"] == "Available")
+    assert available["status"] == "False" and available["reason"] == "MinimumReplicasUnavailable"
+    assert deploy["status"]["unavailableReplicas"] == 3
