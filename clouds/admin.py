@@ -5,6 +5,7 @@ from clouds.models import CloudCredential, Cluster
 
 
 class CloudCredentialForm(forms.ModelForm):
+    auth_url = forms.URLField(assume_scheme="https", help_text="The Keystone URL, e.g. https://keystone.example.com:5000/v3")
     password = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False,
                                help_text="Stored encrypted. Leave empty to keep the current password.")
 

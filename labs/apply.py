@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import yaml
 from kubernetes.client import ApiException
+from urllib3.exceptions import HTTPError
 
 from labs import cluster as kube
 from labs.models import LabSession
@@ -94,7 +95,7 @@ def _attempt(result: ObjectResult, fn) -> None:
     except ApiException as exc:
         result.action = "failed"
         result.error, result.causes = _api_error(exc)
-    except OSError as exc:
+    except (OSError, HTTPError) as exc:
         result.action = "failed"
         result.error = f"The cluster cannot be reached: {exc}"
 
@@ -120,7 +121,7 @@ def dry_run_documents(session: LabSession, documents) -> list[ObjectResult]:
                     raise
                 live = None
             preview = _raw(patch, doc.name, _body(session, doc), dry_run="All", field_manager=FIELD_MANAGER,
-                           force=True, _content_type=APPLY)
+                           force=True, field_validation="Strict", _content_type=APPLY)
             result.diff = yaml_diff(live, preview, f"{doc.kind.lower()}/{doc.name}")
             result.action = "created" if live is None else ("configured" if result.diff else "unchanged")
 
@@ -136,7 +137,7 @@ def apply_documents(session: LabSession, documents, results: list[ObjectResult])
             continue
         patch, _ = _ops(session, doc.kind)
         _attempt(result, lambda doc=doc, patch=patch: _raw(
-            patch, doc.name, _body(session, doc), field_manager=FIELD_MANAGER, force=True, _content_type=APPLY))
+            patch, doc.name, _body(session, doc), field_manager=FIELD_MANAGER, force=True, field_validation="Strict", _content_type=APPLY))
         if result.action == "failed":
             return
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from kubernetes.client import ApiException
+from urllib3.exceptions import HTTPError
 
 from labs import cluster as kube
 from labs.content_loader import load_lab
@@ -88,7 +89,7 @@ def provision(session: LabSession, progress: Progress) -> None:
         )
     except ApiException as exc:
         raise ProvisioningError(f"The cluster refused to prepare the namespace: {_explain(exc)}") from exc
-    except OSError as exc:
+    except (OSError, HTTPError) as exc:
         raise ProvisioningError(f"The cluster {session.cluster.name} cannot be reached: {exc}") from exc
 
 
@@ -142,5 +143,5 @@ def teardown(session: LabSession, progress: Progress, timeout: float = 180.0) ->
         _wait_gone(lambda **kw: core.read_namespace(ns, **kw), f"namespace {ns}", progress, timeout)
     except ApiException as exc:
         raise ProvisioningError(f"The cluster refused the cleanup: {_explain(exc)}") from exc
-    except OSError as exc:
+    except (OSError, HTTPError) as exc:
         raise ProvisioningError(f"The cluster {session.cluster.name} cannot be reached: {exc}") from exc

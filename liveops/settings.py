@@ -149,4 +149,3 @@ LOGGING = {
 # Modules the Celery worker loads besides each app's tasks.py.
 CELERY_IMPORTS = ("labs.probes",)
 
-FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -56,7 +56,9 @@ def test_it_reports_an_unreachable_cluster(cluster, make_user, tmp_path):
 def test_it_deletes_the_service_before_the_namespace(sandbox, cluster, make_user):
     session = make_session(make_user(), cluster=cluster, state="provisioning")
     provision_session.run(str(session.id))
-    sandbox.kubectl("-n", session.namespace, "create", "service", "loadbalancer", "lb", "--tcp=80:80")
+    sandbox.kubectl("-n", session.namespace, "apply", "-f", "-", input=(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: lb}\n"
+        "spec: {type: LoadBalancer, selector: {app: x}, ports: [{port: 80}]}\n"))
     LabSession.objects.filter(pk=session.pk).update(state="ending")
     teardown_session.run(str(session.id))
     session.refresh_from_db()

@@ -36,7 +36,8 @@ def test_it_applies_the_deployment_and_service(sandbox, ready_session):
     revision.refresh_from_db()
     assert revision.status == "applied", revision.message
     assert {r["action"] for r in revision.result} == {"created"}
-    svc = json.loads(sandbox.kubectl("-n", ready_session.namespace, "get", "svc", "lb-test-svc", "-o", "json").stdout)
+    svc = json.loads(sandbox.kubectl("-n", ready_session.namespace, "get", "svc", "lb-test-svc", "-o", "json",
+                                  "--show-managed-fields").stdout)
     assert svc["spec"]["type"] == "LoadBalancer"
     managers = {m["manager"] for m in svc["metadata"].get("managedFields", [])}
     assert "liveops-lab" in managers
