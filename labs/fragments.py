@@ -10,7 +10,6 @@ from django.utils import timezone
 from labs.models import LabSession, ManifestRevision
 
 
-
 def script_json(value) -> str:
     """JSON safe to place inside a <script> element."""
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -14,9 +13,9 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from labs import fragments, sessions
-from labs.fragments import script_json
 from labs.access import get_session_or_404
 from labs.content_loader import LabNotFound, all_labs, load_lab
+from labs.fragments import script_json
 from labs.manifests import validate_manifests
 from labs.models import LabSession, ManifestRevision
 
