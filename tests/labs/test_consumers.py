@@ -49,7 +49,8 @@ async def test_it_sends_a_resync_on_connect(alice_session):
         assert f'id="{section}"' in html
     assert 'id="pod-web-1"' in html
     assert ">Running<" in html
-    assert 'id="session-status"' in html
+    for fragment in ("session-status", "checklist", "revisions", "dns-panel"):
+        assert f'id="{fragment}"' in html
     await communicator.disconnect()
 
 

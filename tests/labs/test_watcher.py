@@ -302,3 +302,21 @@ def test_it_debounces_the_checks_hook():
         assert recorder.calls[0][0] == uuid.UUID(hex_id)
     finally:
         debouncer.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_as_a_management_command(sandbox, cluster, redis_url):
+    from django.db import connection
+
+    from tests.services import PYTHON, Service
+
+    env = {"LIVEOPS_DB_PATH": connection.settings_dict["NAME"], "LIVEOPS_REDIS_URL": redis_url}
+    svc = Service("run-watcher", [PYTHON, "manage.py", "run_watcher", "--refresh", "1"], env=env)
+    try:
+        svc.wait_for_log("watcher started")
+        namespace, _ = session_namespace(sandbox)
+        create_pod(sandbox, namespace, "web")
+        wait_for(lambda: state.load_object(cluster.pk, namespace, "pods", "web"), what="the pod, via the command")
+    finally:
+        svc.stop()
+    assert "watcher stopped" in svc.log()
