@@ -15,10 +15,5 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/end/", views.end, name="end"),
     path("sessions/<uuid:session_id>/extend/", views.extend, name="extend"),
     path("sessions/<uuid:session_id>/dns/", views.dns_record, name="dns_record"),
+    path("sessions/<uuid:session_id>/objects/", include("labs.urls_objects")),
 ]
-
-# TEMPORARY until the object actions land.
-import importlib.util  # noqa: E402
-
-if importlib.util.find_spec("labs.urls_objects"):
-    urlpatterns.append(path("sessions/<uuid:session_id>/objects/", include("labs.urls_objects")))

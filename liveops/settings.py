@@ -147,5 +147,5 @@ LOGGING = {
 }
 
 # Modules the Celery worker loads besides each app's tasks.py.
-CELERY_IMPORTS = ("labs.probes",)
+CELERY_IMPORTS = ("labs.probes", "labs.object_tasks")
 
