@@ -144,6 +144,9 @@ def apply(request, session_id):
         return _problems_response(request, session, validation, message="There is nothing to apply yet: write or insert a Deployment and a Service.")
     if not validation.ok:
         return _problems_response(request, session, validation, message="Fix the problems below; nothing was applied.")
+    if session.state == LabSession.State.PROVISIONING:
+        return _problems_response(request, session, validation,
+                                  message="Your namespace is still being prepared: apply again in a moment.")
     if session.state != LabSession.State.READY:
         return _problems_response(request, session, validation, message="The lab is not running, so nothing can be applied.")
     with transaction.atomic():

@@ -3,10 +3,16 @@ as real processes on the test database, against the test sandbox and a private R
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.db import connection
 
 from tests.services import PYTHON, Service, free_port, wait_for_port
+
+# Playwright's sync API runs an event loop in the test thread; the tests' own
+# database calls (and pytest-django's flush) are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]

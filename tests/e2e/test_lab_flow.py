@@ -1,5 +1,6 @@
 """A new student does the whole LoadBalancer lab in real Chromium, against the real product."""
 
+import os
 import re
 import urllib.error
 import urllib.request
@@ -26,6 +27,13 @@ spec:
     port: 80
     targetPort: 80
 """
+
+
+def _shot(page, name):
+    """Screenshots for people reviewing the UI: set LIVEOPS_SCREENSHOTS=<folder>."""
+    folder = os.environ.get("LIVEOPS_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
 def _log_in(page, url, username, password):
@@ -57,6 +65,7 @@ def test_it_runs_the_whole_lab(live, page, make_user):
     expect(problems).to_contain_text("nothing was applied", timeout=WAIT)
     expect(problems).to_contain_text("app=lb-tset")
     expect(problems).to_contain_text("app=lb-test")
+    _shot(page, "1-selector-mismatch")
 
     # Fixed: applied through Celery; pods and the external IP appear live, without reloading.
     page.evaluate("text => LiveOpsEditor.setValue(text)", lab.example("Deployment") + "---\n" + lab.example("Service"))
@@ -64,7 +73,7 @@ def test_it_runs_the_whole_lab(live, page, make_user):
     expect(page.get_by_test_id("latest-revision")).to_contain_text("Applied", timeout=WAIT)
     pods = page.locator("#pods-rows tr", has_text="Running")
     expect(pods).to_have_count(3, timeout=WAIT)
-    service_row = page.locator("#service-lb-test-svc")
+    service_row = page.locator("#svc-lb-test-svc")
     expect(service_row).to_contain_text(re.compile(r"127\.\d+\.\d+\.\d+"), timeout=WAIT)
     external_ip = re.search(r"127\.\d+\.\d+\.\d+", service_row.inner_text()).group(0)
 
@@ -72,6 +81,7 @@ def test_it_runs_the_whole_lab(live, page, make_user):
     for key in ("deployment-ready", "service-selects-pods", "external-ip", "http-external-ip", "dns-sslip"):
         expect(checklist.locator(f"[data-check='{key}']")).to_have_attribute("data-state", "passed", timeout=WAIT)
 
+    _shot(page, "2-checks-passed")
     status, body = _http_get(f"http://{external_ip}/")
     assert status == 200 and "Welcome to nginx" in body
 
@@ -86,5 +96,6 @@ def test_it_runs_the_whole_lab(live, page, make_user):
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="End lab").click()
     expect(page.get_by_test_id("session-state")).to_have_text("Ended", timeout=60_000)
+    _shot(page, "3-ended")
     with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
         _http_get(f"http://{external_ip}/", timeout=2)

@@ -40,7 +40,7 @@ def test_it_refuses_when_the_lab_is_not_running(client, make_user):
     session = make_session(user, state="provisioning")
     client.force_login(user)
     r = client.post(f"/sessions/{session.id}/apply/", {"manifest": _good_text(), "action": "apply"})
-    assert b"not running" in r.content
+    assert b"still being prepared" in r.content
     assert not ManifestRevision.objects.exists()
 
 
