@@ -37,17 +37,26 @@ def stack(django_db_setup, django_db_blocker, sandbox, redis_url):
         "LIVEOPS_LOG_LEVEL": "INFO",
     }
     port = free_port()
+    web_args = [PYTHON, "-m", "uvicorn", "liveops.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
     services = [
         Service("e2e-celery", [PYTHON, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--pool", "threads",
                                "--concurrency", "4", "-n", f"e2e-{port}@%h"], env),
         Service("e2e-watcher", [PYTHON, "manage.py", "run_watcher"], env),
-        Service("e2e-web", [PYTHON, "-m", "uvicorn", "liveops.asgi:application", "--host", "127.0.0.1",
-                            "--port", str(port)], env),
+        Service("e2e-web", web_args, env),
     ]
+
+    def restart_web(while_down=None):
+        """Stop the web server, run `while_down()`, start it again on the same port."""
+        services[2].stop()
+        if while_down:
+            while_down()
+        services[2] = Service("e2e-web-restarted", web_args, env)
+        wait_for_port(port)
+
     try:
         wait_for_port(port)
         services[0].wait_for_log("ready", timeout=60)
-        yield {"url": f"http://127.0.0.1:{port}", "env": env, "services": services}
+        yield {"url": f"http://127.0.0.1:{port}", "env": env, "services": services, "restart_web": restart_web}
     finally:
         for svc in services:
             svc.stop()

@@ -12,8 +12,8 @@ LAB = "loadbalancer"
 
 def make_session(user, cluster=None, state=LabSession.State.READY, **extra) -> LabSession:
     cluster = cluster or Cluster.objects.get_or_create(name="test", defaults={"kubeconfig_path": "/nonexistent"})[0]
-    session = LabSession(user=user, lab_slug=LAB, cluster=cluster, state=state,
-                         expires_at=timezone.now() + timedelta(minutes=60), **extra)
+    extra.setdefault("expires_at", timezone.now() + timedelta(minutes=60))
+    session = LabSession(user=user, lab_slug=LAB, cluster=cluster, state=state, **extra)
     session.namespace = f"lab-{user.username}-{session.id.hex[:8]}"
     session.save()
     return session

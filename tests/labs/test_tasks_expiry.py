@@ -1,0 +1,44 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from labs.models import LabSession
+from labs.tasks import expire_sessions
+from tests.labs.helpers import make_session
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_ends_expired_sessions(make_user, django_capture_on_commit_callbacks):
+    session = make_session(make_user(), expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks() as callbacks:
+        expire_sessions.run()
+    session.refresh_from_db()
+    assert session.state == "ending"
+    assert session.end_reason == "time is up"
+    assert len(callbacks) == 1  # the cleanup task
+
+
+def test_it_warns_before_the_end(make_user):
+    session = make_session(make_user(), expires_at=timezone.now() + timedelta(minutes=2))
+    expire_sessions.run()
+    session.refresh_from_db()
+    assert session.warned and session.state == "ready"
+    assert session.log.filter(kind="warning").exists()
+
+
+def test_it_leaves_running_sessions_alone(make_user):
+    session = make_session(make_user())
+    expire_sessions.run()
+    session.refresh_from_db()
+    assert session.state == "ready" and not session.warned
+
+
+def test_it_extends_only_once_and_resets_the_warning(make_user):
+    from labs.sessions import extend_session
+
+    session = make_session(make_user(), expires_at=timezone.now() + timedelta(minutes=2), warned=True)
+    assert extend_session(session) is None
+    assert not LabSession.objects.get(pk=session.pk).warned
+    assert "already" in extend_session(session)
