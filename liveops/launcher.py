@@ -125,7 +125,7 @@ def main():
             return 1
         print()
         print(f"LiveOps Labs is running at http://{WEB_HOST}:{WEB_PORT}/")
-        print((VAR / "demo-logins.txt").read_text())
+        print("Log in with one of the accounts above (their passwords are kept in var/demo-logins.txt).")
         print("Logs are in var/logs/. Press Ctrl-C to stop everything.")
         return sup.watch()
     except KeyboardInterrupt:

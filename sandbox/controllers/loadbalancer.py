@@ -13,6 +13,7 @@ With config.lb_provider == "external" no controller runs: an outside controller
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import random
 from typing import Protocol
@@ -72,7 +73,22 @@ class BuiltinProvider:
 
     async def ensure(self, service: dict) -> str:
         key = _key(service)
-        ip = self.pool.allocate(self._owner(service))
+        for _attempt in range(16):
+            ip = self.pool.allocate(self._owner(service))
+            fresh = key not in self.listeners
+            try:
+                await self._listen(key, ip, service)
+                return ip
+            except OSError as e:
+                if not fresh or e.errno != errno.EADDRINUSE:
+                    raise RuntimeError(f"cannot listen on {ip}: {e.strerror or e}") from None
+                # Something outside this sandbox holds that address: never hand it out again.
+                await self.close_listeners(key)
+                self.pool.release(ip)
+                self.pool.reserve(ip, "(in use outside the sandbox)")
+        raise RuntimeError("every address tried in the load-balancer pool is in use outside the sandbox")
+
+    async def _listen(self, key: Key, ip: str, service: dict) -> None:
         ports = {int(p["port"]) for p in (service.get("spec") or {}).get("ports") or []
                  if (p.get("protocol") or "TCP") == "TCP"}
         current = self.listeners.setdefault(key, {})
@@ -81,12 +97,8 @@ class BuiltinProvider:
                 await current.pop(port).close()
         for port in sorted(ports - set(current)):
             proxy = TCPProxy(ip, port, self._picker(key, port))
-            try:
-                await proxy.start()
-            except OSError as e:
-                raise RuntimeError(f"cannot listen on {ip}:{port}: {e.strerror or e}") from None
+            await proxy.start()
             current[port] = proxy
-        return ip
 
     async def close_listeners(self, key: Key) -> None:
         for proxy in self.listeners.pop(key, {}).values():

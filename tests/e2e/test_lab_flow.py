@@ -49,7 +49,7 @@ def _http_get(url, timeout=3):
         return resp.status, resp.read().decode()
 
 
-def test_it_runs_the_whole_lab(live, page, make_user):
+def test_it_runs_the_whole_lab(live, page, make_user, sandbox):
     make_user("newstudent", password="pw-newstudent-1")
     lab = load_lab("loadbalancer")
     _log_in(page, live["url"], "newstudent", "pw-newstudent-1")
@@ -73,9 +73,10 @@ def test_it_runs_the_whole_lab(live, page, make_user):
     expect(page.get_by_test_id("latest-revision")).to_contain_text("Applied", timeout=WAIT)
     pods = page.locator("#pods-rows tr", has_text="Running")
     expect(pods).to_have_count(3, timeout=WAIT)
-    service_row = page.locator("#svc-lb-test-svc")
-    expect(service_row).to_contain_text(re.compile(r"127\.\d+\.\d+\.\d+"), timeout=WAIT)
-    external_ip = re.search(r"127\.\d+\.\d+\.\d+", service_row.inner_text()).group(0)
+    external_cell = page.locator("#svc-lb-test-svc [data-testid=external-ip]")
+    expect(external_cell).to_have_text(re.compile(r"^127\.\d+\.\d+\.\d+$"), timeout=WAIT)
+    external_ip = external_cell.inner_text().strip()
+    assert external_ip.startswith(sandbox.lb_cidr.rsplit(".", 2)[0])
 
     checklist = page.locator("#checklist")
     for key in ("deployment-ready", "service-selects-pods", "external-ip", "http-external-ip", "dns-sslip"):

@@ -121,3 +121,22 @@ def test_it_leaves_load_balancers_to_an_external_controller():
         assert len(subsets[0]["addresses"]) == 3
     finally:
         stop_sandbox(sb)
+
+
+def test_it_skips_pool_addresses_taken_outside_the_sandbox():
+    import socket
+
+    sb = start_sandbox()
+    blocker = socket.socket()
+    try:
+        first = sb.lb_cidr.rsplit(".", 1)[0] + ".1"
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind((first, 80))
+        blocker.listen()
+        sb.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: taken\n")
+        ip = deploy_lab(sb, "taken")
+        assert ip != first
+        assert http_get(ip)[0] == 200
+    finally:
+        blocker.close()
+        stop_sandbox(sb)
