@@ -1,0 +1,137 @@
+"""Lab page render time and bytes shipped.
+
+One logged-in student with a READY session whose namespace holds the lab's
+example Deployment and Service (created with the official client; the examples
+are also the editor's text, so the page validates them as it would for a real
+student). With the watcher and uvicorn running, GET /sessions/<id>/ --requests
+times over loopback HTTP (one at a time, after one warm-up request), then fetch
+every static asset the page references, including what the editor bundle loads
+by itself (its workers, font and schema). Sizes are raw and gzip -6 (what a
+compressing proxy would ship; the app itself does not compress).
+
+    .venv/bin/python bench/page_render.py --requests 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    BASE, LAB, Stack, gz, make_ready_sessions, make_students, summary_ms, table,
+)
+
+ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"]+)"')
+
+
+def get(url: str, cookie: str | None = None) -> tuple[int, bytes, float]:
+    req = urllib.request.Request(url, headers={"Cookie": f"sessionid={cookie}"} if cookie else {})
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        body = resp.read()
+        return resp.status, body, time.perf_counter() - t0
+
+
+def editor_assets(html: str) -> list[str]:
+    """What the editor bundle fetches by itself, relative to its data-editor-base."""
+    match = re.search(r'data-editor-base="([^"]+)"', html)
+    if not match:
+        return []
+    base = match.group(1)
+    names = set()
+    js = (BASE / "static" / "editor" / "editor.js").read_text(errors="replace")
+    names.update(re.findall(r'"([a-z]+\.worker\.js)"', js))
+    names.update(re.findall(r'"(schemas/[a-z-]+\.json)"', js))
+    css = (BASE / "static" / "editor" / "editor.css").read_text(errors="replace")
+    names.update(n for n in re.findall(r"url\(['\"]?\.?/?([A-Za-z0-9_.-]+\.(?:ttf|woff2?))", css))
+    return [base + n for n in sorted(names)]
+
+
+def run(args) -> int:
+    if not (BASE / "static" / "editor" / "editor.js").exists():
+        print("static/editor/editor.js is missing: build it with `cd frontend && npm ci && npm run build` "
+              "(or `make frontend`)")
+        return 1
+    with Stack("page-render", keep=args.keep) as stack:
+        from kubernetes import client, config
+
+        from labs.content_loader import load_lab
+
+        users, cookies = make_students(1)
+        session = make_ready_sessions(users, stack.cluster)[0]
+        lab = load_lab(LAB)
+        session.draft = lab.examples_text()
+        session.save(update_fields=["draft"])
+        api = config.new_client_from_config(config_file=stack.kubeconfig)
+        objects = {}
+        for doc in yaml.safe_load_all(session.draft):
+            if doc["kind"] == "Deployment":
+                client.AppsV1Api(api).create_namespaced_deployment(session.namespace, doc)
+            elif doc["kind"] == "Service":
+                client.CoreV1Api(api).create_namespaced_service(session.namespace, doc)
+            objects[doc["kind"]] = doc["metadata"]["name"]
+        stack.start_watcher()
+        stack.start_web()
+        from labs import state as live_state
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = live_state.load_namespace(stack.cluster.pk, session.namespace)
+            if state["services"] and len(state["pods"]) >= 1:
+                break
+            time.sleep(0.2)
+        time.sleep(1)  # let the pods settle (Running, endpoints ready)
+
+        page = f"{stack.url}/sessions/{session.id}/"
+        status, html, first_s = get(page, cookies[0])
+        if status != 200 or b"session-status" not in html:
+            raise RuntimeError(f"the session page answered {status}")
+        times = []
+        for _ in range(args.requests):
+            _, html, seconds = get(page, cookies[0])
+            times.append(seconds)
+        text = html.decode()
+        assets = list(dict.fromkeys(ASSET_RE.findall(text))) + editor_assets(text)
+        rows = []
+        for path in assets:
+            status, body, _ = get(stack.url + path)
+            rows.append((path, status, len(body) / 1024, gz(body) / 1024))
+        state = live_state.load_namespace(stack.cluster.pk, session.namespace)
+
+    s = summary_ms(times)
+    print(f"\npage_render: GET /sessions/<id>/ x {args.requests} over loopback HTTP (uvicorn, 1 at a time); "
+          f"namespace holds {', '.join(f'{k} {v}' for k, v in objects.items())} "
+          f"({len(state['pods'])} pods observed)")
+    print(f"response time (ms): first {first_s * 1000:.1f}, p50 {s['p50']:.1f}, p95 {s['p95']:.1f}, "
+          f"max {s['max']:.1f}")
+    html_row = ("HTML /sessions/<id>/", 200, len(html) / 1024, gz(html) / 1024)
+    total = (sum(r[2] for r in rows) + html_row[2], sum(r[3] for r in rows) + html_row[3])
+    page_only = [r for r in rows if r[0] in ASSET_RE.findall(text)]
+    print(table([html_row, *rows, ("total", "", *total)], ("what", "status", "KiB raw", "KiB gzip")))
+    print(f"(without the editor's own fetches: {html_row[2] + sum(r[2] for r in page_only):.0f} KiB raw, "
+          f"{html_row[3] + sum(r[3] for r in page_only):.0f} KiB gzip)")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
+    args = parser.parse_args()
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted; stopped everything")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
