@@ -13,7 +13,7 @@ import yaml
 from aiohttp import web
 
 from . import apply as ssa
-from . import discovery, tables, validation, watch
+from . import discovery, protobuf, tables, validation, watch
 from .patching import json_patch, merge_patch, strategic_merge
 from .resources import CLUSTER_SCOPED, RESOURCES, Resource, lookup
 from .selectors import SelectorError, selector_object_to_string
@@ -218,10 +218,18 @@ class Api:
 
     async def body(self, request: web.Request) -> Any:
         ctype = request.content_type
+        raw = await request.read()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            try:
+                return protobuf.decode(raw)
+            except protobuf.UnknownKind as e:
+                raise Unsupported(f"the body of the request was in an unknown format - accepted media types "
+                                  f"include: application/json, application/yaml ({e})")
+            except protobuf.ProtobufError as e:
+                raise BadRequest(f"the object provided is unrecognized or malformed: {e}")
         if "protobuf" in ctype:
             raise Unsupported(f"the body of the request was in an unknown format - accepted media types "
-                              f"include: application/json, application/yaml")
-        raw = await request.read()
+                              f"include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
         if not raw:
             raise BadRequest("the body of the request was empty")
         try:
