@@ -46,12 +46,13 @@ def editor_assets(html: str) -> list[str]:
     if not match:
         return []
     base = match.group(1)
-    names = set()
-    js = (BASE / "static" / "editor" / "editor.js").read_text(errors="replace")
-    names.update(re.findall(r'"([a-z]+\.worker\.js)"', js))
-    names.update(re.findall(r'"(schemas/[a-z-]+\.json)"', js))
-    css = (BASE / "static" / "editor" / "editor.css").read_text(errors="replace")
-    names.update(n for n in re.findall(r"url\(['\"]?\.?/?([A-Za-z0-9_.-]+\.(?:ttf|woff2?))", css))
+    editor_dir = BASE / "static" / "editor"
+    js = (editor_dir / "editor.js").read_text(errors="replace")
+    css = (editor_dir / "editor.css").read_text(errors="replace")
+    found = set(re.findall(r'"([A-Za-z0-9_/.-]+\.(?:css|js|json))"', js))
+    found.update(re.findall(r"url\(['\"]?\.?/?([A-Za-z0-9_.-]+\.(?:ttf|woff2?))", css))
+    # only what the bundle names and ships (editor.css is injected by editor.js when the page has no link)
+    names = {n for n in found if (editor_dir / n).is_file() and n != "editor.js"}
     return [base + n for n in sorted(names)]
 
 
