@@ -56,3 +56,17 @@ def make_user(db):
         return get_user_model().objects.create_user(username=username, password=password, **extra)
 
     return make
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser tests run last, those driving their own Playwright before those using the
+    shared browser: the shared browser keeps an event loop in the main thread until the
+    session ends, which async tests and other Playwright users cannot share."""
+
+    def rank(item):
+        if "tests/e2e/" not in item.nodeid.replace("\\", "/"):
+            return 0
+        return 2 if "page" in getattr(item, "fixturenames", ()) else 1
+
+    items.sort(key=rank)
