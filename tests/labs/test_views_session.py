@@ -47,3 +47,18 @@ def test_it_restores_the_draft_text(client, make_user):
 def test_it_gives_404_for_a_malformed_id(client, make_user):
     client.force_login(make_user())
     assert client.get("/sessions/not-a-uuid/").status_code == 404
+
+
+def test_it_keeps_an_ended_session_readable(client, make_user):
+    from labs.models import ManifestRevision
+
+    user = make_user()
+    session = make_session(user, state="ended", end_reason="time is up")
+    ManifestRevision.objects.create(session=session, number=1, text="kind: Service\n", status="applied",
+                                    message="Applied: Service lb-test-svc created")
+    client.force_login(user)
+    r = client.get(f"/sessions/{session.id}/")
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "Ended" in body and "time is up" in body
+    assert "Revision 1" in body
