@@ -249,8 +249,10 @@ def apply(live: dict | None, applied: dict, manager: str, force: bool) -> dict:
         other_owned |= owned
 
     obj = copy.deepcopy(live)
-    # fields this manager applied before and dropped now, unless someone else owns them
-    for p in sorted(prev_paths - new_paths, key=len, reverse=True):
+    # fields this manager applied before and dropped now, unless someone else owns them;
+    # a dropped list item goes before its fields (else removing its key field first would
+    # leave the item unfindable, half-removed)
+    for p in sorted(prev_paths - new_paths, key=lambda p: (len(p), p[-1] == "."), reverse=True):
         base = p[:-1] if p[-1] == "." else p
         if any(o[: len(base)] == base for o in other_owned | new_paths):
             continue
