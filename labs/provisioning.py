@@ -40,13 +40,16 @@ def namespace_labels(session: LabSession) -> dict:
     }
 
 
-def _create_or_replace(create, replace, name: str, body: dict):
+def _create_or_replace(core, kind: str, name: str, namespace: str, spec: dict) -> None:
+    """Create a namespaced object, or replace it when it exists (so provisioning can be retried)."""
+    plural = {"ResourceQuota": "resource_quota", "LimitRange": "limit_range"}[kind]
+    body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
     try:
-        create(body=body, _request_timeout=REQUEST_TIMEOUT)
+        getattr(core, f"create_namespaced_{plural}")(namespace, body, _request_timeout=REQUEST_TIMEOUT)
     except ApiException as exc:
         if exc.status != 409:
             raise
-        replace(name=name, body=body, _request_timeout=REQUEST_TIMEOUT)
+        getattr(core, f"replace_namespaced_{plural}")(name, namespace, body, _request_timeout=REQUEST_TIMEOUT)
 
 
 def provision(session: LabSession, progress: Progress) -> None:
@@ -62,31 +65,9 @@ def provision(session: LabSession, progress: Progress) -> None:
             if exc.status != 409:
                 raise
         progress("Setting the namespace's resource quota")
-        quota = {
-            "apiVersion": "v1",
-            "kind": "ResourceQuota",
-            "metadata": {"name": QUOTA_NAME, "namespace": ns},
-            "spec": lab.quota_spec(),
-        }
-        _create_or_replace(
-            lambda body, **kw: core.create_namespaced_resource_quota(ns, body, **kw),
-            lambda name, body, **kw: core.replace_namespaced_resource_quota(name, ns, body, **kw),
-            QUOTA_NAME,
-            quota,
-        )
+        _create_or_replace(core, "ResourceQuota", QUOTA_NAME, ns, lab.quota_spec())
         progress("Setting default container requests and limits")
-        limits = {
-            "apiVersion": "v1",
-            "kind": "LimitRange",
-            "metadata": {"name": LIMITS_NAME, "namespace": ns},
-            "spec": lab.limitrange_spec(),
-        }
-        _create_or_replace(
-            lambda body, **kw: core.create_namespaced_limit_range(ns, body, **kw),
-            lambda name, body, **kw: core.replace_namespaced_limit_range(name, ns, body, **kw),
-            LIMITS_NAME,
-            limits,
-        )
+        _create_or_replace(core, "LimitRange", LIMITS_NAME, ns, lab.limitrange_spec())
     except ApiException as exc:
         raise ProvisioningError(f"The cluster refused to prepare the namespace: {_explain(exc)}") from exc
     except (OSError, HTTPError) as exc:
