@@ -425,9 +425,9 @@ def load_state(session: LabSession) -> dict:
 
 
 def _redis():
-    import redis
+    from labs.state import client
 
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return client()
 
 
 def _notify(session_id, what: str) -> None:
