@@ -9,24 +9,13 @@ import pytest
 from playwright.sync_api import expect
 
 from labs.content_loader import load_lab
+from tests.manifests import SERVICE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WAIT = 30_000  # ms
 
-MISMATCHED_SERVICE = """apiVersion: v1
-kind: Service
-metadata:
-  name: lb-test-svc
-spec:
-  type: LoadBalancer
-  selector:
-    app: lb-tset
-  ports:
-  - protocol: TCP
-    port: 80
-    targetPort: 80
-"""
+MISMATCHED_SERVICE = SERVICE.replace("app: lb-test", "app: lb-tset")  # selects no pod
 
 
 def _shot(page, name):

@@ -1,58 +1,15 @@
 """Cross-resource checks: selectors, target ports, the Service type, Deployment selectors, ports."""
 
-from textwrap import dedent
-
 from labs.content_loader import load_lab
 from labs.manifests import Policy, validate_manifests
 from labs.manifests.crossref import selector_matches
+from tests.manifests import DEPLOYMENT, SERVICE, both
 
 POLICY = Policy(image_allowlist=("nginx",), require_service_type="LoadBalancer")
-
-DEPLOYMENT = dedent("""\
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      name: lb-test
-    spec:
-      replicas: 3
-      selector:
-        matchLabels:
-          app: lb-test
-      template:
-        metadata:
-          labels:
-            app: lb-test
-        spec:
-          containers:
-            - name: web
-              image: nginx:1.27
-              ports:
-                - containerPort: 80
-    """)
-
-# The Service starts on line 21 when written after DEPLOYMENT and a "---" line.
-SERVICE = dedent("""\
-    apiVersion: v1
-    kind: Service
-    metadata:
-      name: lb-test-svc
-    spec:
-      type: LoadBalancer
-      selector:
-        app: lb-test
-      ports:
-        - protocol: TCP
-          port: 80
-          targetPort: 80
-    """)
 
 
 def validate(text, policy=POLICY):
     return validate_manifests(text, namespace="lab-1", policy=policy)
-
-
-def both(deployment=DEPLOYMENT, service=SERVICE):
-    return deployment + "---\n" + service
 
 
 def problems(text, code, policy=POLICY):

@@ -1,33 +1,10 @@
 """Parsing layer: YAML syntax, documents, line numbers and size limits."""
 
-from textwrap import dedent
-
 from labs.manifests import Policy, validate_manifests
 from labs.manifests.parse import parse_manifests
+from tests.manifests import DEPLOYMENT
 
 POLICY = Policy(image_allowlist=("nginx",), require_service_type="LoadBalancer")
-
-DEPLOYMENT = dedent("""\
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      name: lb-test
-    spec:
-      replicas: 3
-      selector:
-        matchLabels:
-          app: lb-test
-      template:
-        metadata:
-          labels:
-            app: lb-test
-        spec:
-          containers:
-            - name: web
-              image: nginx:1.27
-              ports:
-                - containerPort: 80
-    """)
 
 
 def validate(text, policy=POLICY):

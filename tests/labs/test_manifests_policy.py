@@ -1,35 +1,12 @@
 """Lab policy layer: kinds, namespace, host access, privileges, images, replicas, duplicates."""
 
-from textwrap import dedent
-
 import pytest
 
 from labs.manifests import Policy, image_repository, validate_manifests
+from tests.manifests import DEPLOYMENT
 
 POLICY = Policy(image_allowlist=("nginx", "nginxinc/nginx-unprivileged", "httpd", "traefik/whoami"),
                 max_replicas=5, require_service_type="LoadBalancer")
-
-DEPLOYMENT = dedent("""\
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      name: lb-test
-    spec:
-      replicas: 3
-      selector:
-        matchLabels:
-          app: lb-test
-      template:
-        metadata:
-          labels:
-            app: lb-test
-        spec:
-          containers:
-            - name: web
-              image: nginx:1.27
-              ports:
-                - containerPort: 80
-    """)
 
 
 def validate(text, policy=POLICY, namespace="lab-1"):

@@ -1,49 +1,12 @@
 """Strict schema layer: unknown fields, wrong types, missing fields, apiVersions; all errors, not the first."""
 
 import time
-from textwrap import dedent
 
 from labs.manifests import Policy, kubernetes_version, validate_manifests
 from labs.manifests.schema import api_versions_for, schema_dir, validator_for
+from tests.manifests import DEPLOYMENT, SERVICE, both
 
 POLICY = Policy(image_allowlist=("nginx",), require_service_type="LoadBalancer")
-
-DEPLOYMENT = dedent("""\
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      name: lb-test
-    spec:
-      replicas: 3
-      selector:
-        matchLabels:
-          app: lb-test
-      template:
-        metadata:
-          labels:
-            app: lb-test
-        spec:
-          containers:
-            - name: web
-              image: nginx:1.27
-              ports:
-                - containerPort: 80
-    """)
-
-SERVICE = dedent("""\
-    apiVersion: v1
-    kind: Service
-    metadata:
-      name: lb-test-svc
-    spec:
-      type: LoadBalancer
-      selector:
-        app: lb-test
-      ports:
-        - protocol: TCP
-          port: 80
-          targetPort: 80
-    """)
 
 
 def validate(text):
@@ -67,7 +30,7 @@ def test_it_caches_validators():
 
 
 def test_it_accepts_the_valid_objects():
-    v = validate(DEPLOYMENT + "---\n" + SERVICE)
+    v = validate(both())
     assert v.problems == []
 
 
@@ -191,7 +154,7 @@ def test_it_explains_a_wrong_kind_value_with_the_enum():
 
 
 def test_it_validates_a_typical_text_quickly():
-    text = DEPLOYMENT + "---\n" + SERVICE
+    text = both()
     validate(text)  # warm the caches
     start = time.perf_counter()
     for _ in range(20):

@@ -5,27 +5,11 @@ import pytest
 
 from labs.models import LabSession
 from tests.labs.helpers import make_session
+from tests.manifests import DEPLOYMENT
 
 pytestmark = pytest.mark.django_db
 
-BAD = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: lb-test
-spec:
-  replica: 3
-  selector:
-    matchLabels:
-      app: lb-test
-  template:
-    metadata:
-      labels:
-        app: lb-test
-    spec:
-      containers:
-      - name: web
-        image: nginx:latest
-"""
+BAD = DEPLOYMENT.replace("  replicas: 3\n", "  replica: 3\n")  # an unknown field on line 6
 
 
 def _problems(body: str) -> list:

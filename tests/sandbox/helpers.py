@@ -7,41 +7,6 @@ import socket
 import time
 import urllib.request
 
-LAB_MANIFEST = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: lb-test
-spec:
-  replicas: 3
-  selector:
-    matchLabels:
-      app: lb-test
-  template:
-    metadata:
-      labels:
-        app: lb-test
-    spec:
-      containers:
-      - name: my-container
-        image: nginx:latest
-        ports:
-        - containerPort: 80
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: lb-test-svc
-spec:
-  selector:
-    app: lb-test
-  ports:
-  - protocol: TCP
-    port: 80
-    targetPort: 80
-  type: LoadBalancer
-"""
-
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1, message: str = "condition"):
     """Poll until predicate() returns something truthy; return it."""

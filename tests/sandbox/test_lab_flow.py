@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .helpers import LAB_MANIFEST, answers, external_ip, get_json, http_get, reasons, wait_for
+from tests.manifests import LAB_MANIFEST
+
+from .helpers import answers, external_ip, get_json, http_get, reasons, wait_for
 
 
 def test_it_runs_the_loadbalancer_lab(sandbox, namespace):
@@ -93,7 +95,7 @@ def test_it_releases_the_ip_when_the_service_is_deleted(sandbox, namespace):
 
 
 def test_it_reports_a_rollout_stuck_on_a_bad_image(sandbox, namespace):
-    manifest = LAB_MANIFEST.split("---\n")[0].replace("nginx:latest", "ngnix:latest").replace(
+    manifest = LAB_MANIFEST.split("---\n")[0].replace("image: nginx:1.27", "image: ngnix:1.27").replace(
         "  replicas: 3\n", "  replicas: 3\n  progressDeadlineSeconds: 2\n")
     sandbox.kubectl("-n", namespace, "apply", "-f", "-", input=manifest)
 

@@ -7,8 +7,10 @@ import time
 
 import pytest
 
+from tests.manifests import LAB_MANIFEST
+
 from .conftest import start_sandbox, stop_sandbox
-from .helpers import LAB_MANIFEST, answers, external_ip, get_json, http_get, reasons, wait_for
+from .helpers import answers, external_ip, get_json, http_get, reasons, wait_for
 
 FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 
@@ -85,7 +87,7 @@ def test_it_closes_connections_when_no_endpoint_is_ready(sandbox, namespace):
 
 
 def test_it_resolves_named_target_ports(sandbox, namespace):
-    manifest = LAB_MANIFEST.replace("- containerPort: 80", "- containerPort: 8081\n          name: web").replace(
+    manifest = LAB_MANIFEST.replace("- containerPort: 80", "- containerPort: 8081\n              name: web").replace(
         "targetPort: 80", "targetPort: web")
     ip = deploy_lab(sandbox, namespace)  # first the plain lab, then switch to the named port
     sandbox.kubectl("-n", namespace, "apply", "-f", "-", input=manifest)

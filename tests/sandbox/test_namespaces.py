@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .helpers import LAB_MANIFEST, answers, external_ip, get_json, wait_for
+from tests.manifests import LAB_MANIFEST
+
+from .helpers import answers, external_ip, get_json, wait_for
 
 
 def test_it_cascades_namespace_deletion_and_releases_the_load_balancer(sandbox):
