@@ -4,12 +4,9 @@ from django.test import RequestFactory
 from labs import dns as labdns
 from labs.models import DnsRecord, SessionLog
 from labs.views_dns import set_dns_record
-from tests.labs import sandbox_support
 from tests.labs import state_builders as sb
 
 pytestmark = pytest.mark.django_db
-sandbox = sandbox_support.sandbox  # fixtures
-dns_settings = sandbox_support.dns_settings
 
 
 def test_it_resolves_sslip_names_in_both_forms(dns_settings):

@@ -1,6 +1,7 @@
 import random
 
 import pytest
+import yaml
 from kubernetes import client
 
 from clouds.models import Cluster
@@ -11,27 +12,19 @@ from labs.diagnosis import diagnose
 from labs.models import CheckResult
 from labs.observe import list_namespace_with
 from labs.probes import probe_session
-from tests.labs import sandbox_support
+from tests import manifests
 from tests.labs import state_builders as sb
+from tests.sandbox.helpers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-sandbox = sandbox_support.sandbox  # fixtures
-dns_settings = sandbox_support.dns_settings
-wait_for = sandbox_support.wait_for
 
-DEPLOYMENT = {
-    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "lb-test"},
-    "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "lb-test"}},
-             "template": {"metadata": {"labels": {"app": "lb-test"}},
-                          "spec": {"containers": [{"name": "web", "image": "nginx:latest",
-                                                   "ports": [{"containerPort": 80}]}]}}},
-}
+DEPLOYMENT = yaml.safe_load(manifests.DEPLOYMENT)
 
 
 def service(target_port=80):
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb-test-svc"},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "lb-test"},
-                     "ports": [{"protocol": "TCP", "port": 80, "targetPort": target_port}]}}
+    svc = yaml.safe_load(manifests.SERVICE)
+    svc["spec"]["ports"][0]["targetPort"] = target_port
+    return svc
 
 
 @pytest.fixture
@@ -58,7 +51,7 @@ def serving_state(api, namespace):
         state = list_namespace_with(api, namespace)
         target = lb_target(state)
         return state if target and target["ip"] and target["ready"] == 3 else None
-    return wait_for(ready, what="external IP and ready endpoints")
+    return wait_for(ready, timeout=30, interval=0.2, message="external IP and ready endpoints")
 
 
 def test_it_gets_the_page_from_the_external_ip_and_names_the_pod(lab):
