@@ -32,6 +32,19 @@ async def connect(session, user):
     return communicator
 
 
+async def connect_past_resync(session, user):
+    """A connected socket whose first message, the full resync, has been read."""
+    communicator = await connect(session, user)
+    await communicator.receive_from(timeout=5)
+    return communicator
+
+
+async def send_change(session, kind, name, obj):
+    """What the watcher sends a session's group when an object changes (obj None: deleted)."""
+    await get_channel_layer().group_send(session.group_name, {"type": "object.changed", "kind": kind, "name": name,
+                                                              "object": obj})
+
+
 @pytest.fixture
 def alice_session(make_user):
     user = make_user("alice")
@@ -71,12 +84,8 @@ async def test_it_refuses_anonymous_users(alice_session):
 
 async def test_it_sends_the_changed_row_out_of_band(alice_session):
     user, session = alice_session
-    communicator = await connect(session, user)
-    await communicator.receive_from(timeout=5)
-    layer = get_channel_layer()
-    changed = pod("web-1", phase="Pending", ready=False)
-    await layer.group_send(session.group_name, {"type": "object.changed", "kind": "pods", "name": "web-1",
-                                                "object": changed})
+    communicator = await connect_past_resync(session, user)
+    await send_change(session, "pods", "web-1", pod("web-1", phase="Pending", ready=False))
     html = await communicator.receive_from(timeout=5)
     assert html.startswith('<tr id="pod-web-1"')
     assert 'hx-swap-oob="true"' in html
@@ -84,12 +93,10 @@ async def test_it_sends_the_changed_row_out_of_band(alice_session):
     assert "panel-pods" not in html  # only the row
 
     # A new object redraws its table; a deletion removes the row.
-    await layer.group_send(session.group_name, {"type": "object.changed", "kind": "pods", "name": "web-2",
-                                                "object": pod("web-2")})
+    await send_change(session, "pods", "web-2", pod("web-2"))
     html = await communicator.receive_from(timeout=5)
     assert 'id="panel-pods"' in html and 'id="pod-web-1"' in html and 'id="pod-web-2"' in html
-    await layer.group_send(session.group_name, {"type": "object.changed", "kind": "pods", "name": "web-1",
-                                                "object": None})
+    await send_change(session, "pods", "web-1", None)
     html = await communicator.receive_from(timeout=5)
     assert '<tr id="pod-web-1" hx-swap-oob="delete">' in html
     assert '<span id="pods-count" class="count">1</span>' in html
@@ -104,8 +111,7 @@ async def test_it_redraws_the_service_row_when_endpoints_change(alice_session):
     communicator = await connect(session, user)
     assert "&lt;pending&gt;" in await communicator.receive_from(timeout=5)
     endpoints = {"metadata": {"name": "web"}, "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]}
-    await get_channel_layer().group_send(session.group_name, {"type": "object.changed", "kind": "endpoints",
-                                                              "name": "web", "object": endpoints})
+    await send_change(session, "endpoints", "web", endpoints)
     html = await communicator.receive_from(timeout=5)
     assert html.startswith('<tr id="svc-web"')
     assert "10.0.0.1:80" in html
@@ -114,8 +120,7 @@ async def test_it_redraws_the_service_row_when_endpoints_change(alice_session):
 
 async def test_it_redraws_the_status_when_notified(alice_session):
     user, session = alice_session
-    communicator = await connect(session, user)
-    await communicator.receive_from(timeout=5)
+    communicator = await connect_past_resync(session, user)
     await sync_to_async(type(session).objects.filter(pk=session.pk).update)(progress="Creating the quota")
     await sync_to_async(notify_session)(session.id, "status")
     html = await communicator.receive_from(timeout=5)
@@ -126,8 +131,7 @@ async def test_it_redraws_the_status_when_notified(alice_session):
 
 async def test_it_resyncs_on_reconnect(alice_session):
     user, session = alice_session
-    communicator = await connect(session, user)
-    await communicator.receive_from(timeout=5)
+    communicator = await connect_past_resync(session, user)
     await communicator.disconnect()
     # A change the socket missed while away is there after reconnecting.
     await sync_to_async(state.save_object)(session.cluster_id, session.namespace, "pods", pod("web-9"))
