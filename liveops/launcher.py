@@ -74,6 +74,10 @@ class Supervisor:
             time.sleep(0.5)
 
 
+def _interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
 def main():
     env = {
         "LIVEOPS_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
@@ -92,7 +96,9 @@ def main():
     subprocess.run([PY, "manage.py", "seed_demo"], cwd=BASE, check=True)
 
     sup = Supervisor()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C (even when started from a shell that ignores it) and SIGTERM stop everything.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         (VAR / "redis").mkdir(parents=True, exist_ok=True)
         sup.start(
