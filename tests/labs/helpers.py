@@ -1,13 +1,18 @@
 """Builders shared by the labs tests."""
 
 from datetime import timedelta
+from functools import partial
 
 from django.utils import timezone
 
 from clouds.models import Cluster
-from labs.models import LabSession
+from labs.models import Cohort, LabSession
+from tests.sandbox.helpers import wait_for as _wait_for
 
 LAB = "loadbalancer"
+
+# The product's tests wait on the sandbox through Django, Redis and the watcher: allow them longer.
+wait_for = partial(_wait_for, timeout=30.0, interval=0.2)
 
 
 def make_session(user, cluster=None, state=LabSession.State.READY, **extra) -> LabSession:
@@ -17,3 +22,12 @@ def make_session(user, cluster=None, state=LabSession.State.READY, **extra) -> L
     session.namespace = f"lab-{user.username}-{session.id.hex[:8]}"
     session.save()
     return session
+
+
+def make_instructed_session(make_user):
+    """A session of alice, a student of a cohort taught by teacher: -> (session, teacher)."""
+    alice, teacher = make_user("alice"), make_user("teacher")
+    cohort = Cohort.objects.create(name="c")
+    cohort.students.add(alice)
+    cohort.instructors.add(teacher)
+    return make_session(alice), teacher

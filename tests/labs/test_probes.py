@@ -8,13 +8,14 @@ from clouds.models import Cluster
 from labs import checks
 from labs import dns as labdns
 from labs.checks import evaluate, lb_target
+from labs.cluster import reset_clients
 from labs.diagnosis import diagnose
 from labs.models import CheckResult
 from labs.observe import list_namespace_with
 from labs.probes import probe_session
 from tests import manifests
 from tests.labs import state_builders as sb
-from tests.sandbox.helpers import wait_for
+from tests.labs.helpers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,6 +44,9 @@ def lab(sandbox, dns_settings, monkeypatch):
     monkeypatch.setattr(checks, "_notify", lambda sid, what: notified.append(what))
     yield session, api, retries, notified
     client.CoreV1Api(api).delete_namespace(namespace)
+    # The sandbox is shared with other tests: leave it no idle connection, ours or the probes'.
+    api.close()
+    reset_clients()
 
 
 def serving_state(api, namespace):
@@ -51,7 +55,7 @@ def serving_state(api, namespace):
         state = list_namespace_with(api, namespace)
         target = lb_target(state)
         return state if target and target["ip"] and target["ready"] == 3 else None
-    return wait_for(ready, timeout=30, interval=0.2, message="external IP and ready endpoints")
+    return wait_for(ready, message="external IP and ready endpoints")
 
 
 def test_it_gets_the_page_from_the_external_ip_and_names_the_pod(lab):

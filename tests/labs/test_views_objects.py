@@ -7,8 +7,7 @@ from django.urls import reverse
 from labs import object_tasks
 from labs import state as live_state
 from labs.models import LabSession, SessionLog
-from tests.labs.helpers import make_session
-from tests.labs.sandbox_support import wait_for
+from tests.labs.helpers import make_instructed_session, make_session, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +46,7 @@ def lab(sandbox, cluster, make_user):
     user = make_user("alice")
     session = make_session(user, cluster=cluster)
     sandbox.kubectl("apply", "-f", "-", input=MANIFESTS.format(ns=session.namespace))
-    pods = wait_for(lambda: get(sandbox, session.namespace, "pods")["items"], what="a pod")
+    pods = wait_for(lambda: get(sandbox, session.namespace, "pods")["items"], message="a pod")
     return user, session, pods[0]["metadata"]["name"]
 
 
@@ -129,7 +128,7 @@ def test_it_deletes_in_the_task(sandbox, lab):
     assert result["ok"]
     # The load balancer's finalizer may keep it a moment.
     wait_for(lambda: sandbox.kubectl("get", "service", "web", "-n", session.namespace, check=False).returncode != 0,
-             what="the service to go")
+             message="the service to go")
     assert SessionLog.objects.filter(session=session, message="Deleted service/web").exists()
     again = object_tasks.delete_object.run(str(session.id), "services", "web")
     assert not again["ok"] and "no longer exists" in again["message"]
@@ -222,13 +221,7 @@ def test_it_requires_login(client, make_user):
 
 
 def test_it_lets_an_instructor_read_but_not_change(client, make_user, monkeypatch):
-    from labs.models import Cohort
-
-    alice, teacher = make_user("alice"), make_user("teacher")
-    cohort = Cohort.objects.create(name="c")
-    cohort.students.add(alice)
-    cohort.instructors.add(teacher)
-    session = make_session(alice)
+    session, teacher = make_instructed_session(make_user)
     client.force_login(teacher)
     assert client.get(url("object_describe", session, "pods", "web")).status_code == 502  # read allowed (no cluster)
     assert client.post(url("object_delete", session, "pods", "web")).status_code == 404

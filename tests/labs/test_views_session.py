@@ -1,6 +1,6 @@
 import pytest
 
-from tests.labs.helpers import make_session
+from tests.labs.helpers import make_instructed_session, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +25,7 @@ def test_it_checks_owner(client, make_user):
 
 
 def test_it_lets_the_cohort_instructor_see_it(client, make_user):
-    from labs.models import Cohort
-
-    alice, teacher = make_user("alice"), make_user("teacher")
-    cohort = Cohort.objects.create(name="c")
-    cohort.students.add(alice)
-    cohort.instructors.add(teacher)
-    session = make_session(alice)
+    session, teacher = make_instructed_session(make_user)
     client.force_login(teacher)
     assert client.get(f"/sessions/{session.id}/").status_code == 200
 

@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 
 from labs import state
 from labs import watcher as w
-from tests.labs.sandbox_support import wait_for
+from tests.labs.helpers import wait_for
 from tests.sandbox.conftest import start_sandbox, stop_sandbox
 
 POD = """
@@ -126,24 +126,24 @@ def test_it_keeps_the_state_of_session_namespaces_and_publishes_changes(sandbox,
     namespace, hex_id = session_namespace(sandbox)
     listener = GroupListener(f"session-{hex_id}")
     try:
-        wait_for(lambda: namespace in cw.namespaces, what="the namespace to be known")
+        wait_for(lambda: namespace in cw.namespaces, message="the namespace to be known")
         create_pod(sandbox, namespace, "web-1")
-        pod = wait_for(lambda: state.load_object(cw.cluster_id, namespace, "pods", "web-1"), what="the pod in state")
+        pod = wait_for(lambda: state.load_object(cw.cluster_id, namespace, "pods", "web-1"), message="the pod in state")
         assert pod["metadata"]["namespace"] == namespace
         assert "managedFields" not in pod["metadata"]
-        wait_for(lambda: listener.about("pods", "web-1"), what="a message to the session group")
+        wait_for(lambda: listener.about("pods", "web-1"), message="a message to the session group")
         message = listener.about("pods", "web-1")[-1]
         assert message["type"] == "object.changed"
         assert message["object"]["metadata"]["name"] == "web-1"
         # The pod starts: its whole state keeps arriving (never a delta).
         wait_for(lambda: any((m["object"] or {}).get("status", {}).get("phase") == "Running"
-                             for m in listener.about("pods", "web-1")), what="the running pod")
+                             for m in listener.about("pods", "web-1")), message="the running pod")
         # Deletion reaches the state and the group.
         sandbox.kubectl("delete", "pod", "web-1", "-n", namespace, "--wait=false")
-        wait_for(lambda: any(m["object"] is None for m in listener.about("pods", "web-1")), what="the deletion")
-        wait_for(lambda: state.load_object(cw.cluster_id, namespace, "pods", "web-1") is None, what="pod gone")
+        wait_for(lambda: any(m["object"] is None for m in listener.about("pods", "web-1")), message="the deletion")
+        wait_for(lambda: state.load_object(cw.cluster_id, namespace, "pods", "web-1") is None, message="pod gone")
         # The checks hook ran, with the session id and the namespace state.
-        wait_for(lambda: checks.calls, what="the checks hook")
+        wait_for(lambda: checks.calls, message="the checks hook")
         session_id, namespace_state = checks.calls[-1]
         assert session_id == uuid.UUID(hex_id)
         assert set(namespace_state) == set(state.KINDS)
@@ -158,7 +158,7 @@ def test_it_ignores_namespaces_of_no_session(sandbox, running):
     labelled, _ = session_namespace(sandbox)
     create_pod(sandbox, namespace, "stray")
     create_pod(sandbox, labelled, "mine")
-    wait_for(lambda: state.load_object(cw.cluster_id, labelled, "pods", "mine"), what="the session pod")
+    wait_for(lambda: state.load_object(cw.cluster_id, labelled, "pods", "mine"), message="the session pod")
     assert state.load_namespace(cw.cluster_id, namespace)["pods"] == {}
     assert namespace not in state.namespaces(cw.cluster_id)
 
@@ -171,31 +171,31 @@ def test_it_picks_up_objects_made_before_the_namespace_was_labelled(sandbox, run
     create_pod(sandbox, name, "early")
     time.sleep(0.5)
     sandbox.kubectl("label", "namespace", name, f"{w.SESSION_LABEL}={hex_id}")
-    wait_for(lambda: state.load_object(cw.cluster_id, name, "pods", "early"), what="the early pod")
+    wait_for(lambda: state.load_object(cw.cluster_id, name, "pods", "early"), message="the early pod")
 
 
 def test_it_forgets_a_deleted_namespace(sandbox, running):
     cw, _ = running
     namespace, _ = session_namespace(sandbox)
     create_pod(sandbox, namespace, "web")
-    wait_for(lambda: state.load_object(cw.cluster_id, namespace, "pods", "web"), what="the pod")
+    wait_for(lambda: state.load_object(cw.cluster_id, namespace, "pods", "web"), message="the pod")
     sandbox.kubectl("delete", "namespace", namespace, "--wait=false")
     wait_for(lambda: namespace not in cw.namespaces and namespace not in state.namespaces(cw.cluster_id),
-             what="the namespace to be forgotten")
+             message="the namespace to be forgotten")
 
 
 def test_it_opens_one_watch_per_kind_whatever_the_number_of_sessions(sandbox, running):
     cw, _ = running
     first, _ = session_namespace(sandbox)
     create_pod(sandbox, first, "web")
-    wait_for(lambda: state.load_object(cw.cluster_id, first, "pods", "web"), what="the first pod")
+    wait_for(lambda: state.load_object(cw.cluster_id, first, "pods", "web"), message="the first pod")
     time.sleep(0.5)
     before = sockets_to(sandbox.port)
     more = [session_namespace(sandbox)[0] for _ in range(6)]
     for ns in more:
         create_pod(sandbox, ns, "web")
     for ns in more:
-        wait_for(lambda ns=ns: state.load_object(cw.cluster_id, ns, "pods", "web"), what=f"the pod of {ns}")
+        wait_for(lambda ns=ns: state.load_object(cw.cluster_id, ns, "pods", "web"), message=f"the pod of {ns}")
     time.sleep(0.5)
     after = sockets_to(sandbox.port)
     kinds = [*w.LISTERS, w.NAMESPACES]
@@ -231,12 +231,12 @@ def test_it_relists_when_the_watch_expired():
                 kind, lambda: cw._relist_kind(kind), lambda t, o: cw._on_object(kind, t, o), version)
             thread = threading.Thread(target=cw._guard, args=("pods", informer), daemon=True)
             thread.start()
-            wait_for(lambda: cw.stats["relist:pods"] == 1, what="a relist")
-            wait_for(lambda: state.load_object(cluster_id, namespace, "pods", "new"), what="the new pod")
+            wait_for(lambda: cw.stats["relist:pods"] == 1, message="a relist")
+            wait_for(lambda: state.load_object(cluster_id, namespace, "pods", "new"), message="the new pod")
             wait_for(lambda: state.load_object(cluster_id, namespace, "pods", "old") is None
                      or state.load_object(cluster_id, namespace, "pods", "old").get("metadata", {}).get(
-                         "deletionTimestamp"), what="the old pod gone")
-            wait_for(lambda: listener.about("pods", "new"), what="the relist's message")
+                         "deletionTimestamp"), message="the old pod gone")
+            wait_for(lambda: listener.about("pods", "new"), message="the relist's message")
         finally:
             listener.stop()
             cw.stop()
@@ -259,7 +259,7 @@ def test_it_survives_a_cluster_that_is_down():
     cw = w.ClusterWatcher(cluster_id, w.new_api_client(kubeconfig, None), publisher, debouncer)
     cw.start()
     try:
-        wait_for(lambda: cw.stats["list:namespaces"] >= 2, timeout=10, what="retries")
+        wait_for(lambda: cw.stats["list:namespaces"] >= 2, timeout=10, message="retries")
         assert all(t.is_alive() for t in cw._threads)
     finally:
         started = time.monotonic()
@@ -278,7 +278,7 @@ def test_it_watches_every_cluster_row(sandbox, cluster):
         cw = watcher.clusters[cluster.pk]
         namespace, _ = session_namespace(sandbox)
         create_pod(sandbox, namespace, "web")
-        wait_for(lambda: state.load_object(cluster.pk, namespace, "pods", "web"), what="the pod")
+        wait_for(lambda: state.load_object(cluster.pk, namespace, "pods", "web"), message="the pod")
         watcher.reconcile()  # unchanged: the same watches go on
         assert watcher.clusters[cluster.pk] is cw
         cluster.delete()
@@ -316,7 +316,7 @@ def test_it_runs_as_a_management_command(sandbox, cluster, redis_url):
         svc.wait_for_log("watcher started")
         namespace, _ = session_namespace(sandbox)
         create_pod(sandbox, namespace, "web")
-        wait_for(lambda: state.load_object(cluster.pk, namespace, "pods", "web"), what="the pod, via the command")
+        wait_for(lambda: state.load_object(cluster.pk, namespace, "pods", "web"), message="the pod, via the command")
     finally:
         svc.stop()
     assert "watcher stopped" in svc.log()
