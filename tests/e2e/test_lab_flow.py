@@ -33,6 +33,14 @@ def _log_in(page, url, username, password):
     expect(page.get_by_role("heading", name="Labs")).to_be_visible()
 
 
+def _start_lab(page, url, username, password):
+    """A new student logs in, starts the lab and waits for the session and the editor."""
+    _log_in(page, url, username, password)
+    page.get_by_role("button", name="Start lab").click()
+    expect(page.get_by_test_id("session-state")).to_have_text("Ready", timeout=WAIT)
+    page.wait_for_function("window.LiveOpsEditor && window.LiveOpsEditor.editor")
+
+
 def _http_get(url, timeout=3):
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return resp.status, resp.read().decode()
@@ -41,13 +49,9 @@ def _http_get(url, timeout=3):
 def test_it_runs_the_whole_lab(live, page, make_user, sandbox):
     make_user("newstudent", password="pw-newstudent-1")
     lab = load_lab("loadbalancer")
-    _log_in(page, live["url"], "newstudent", "pw-newstudent-1")
-
-    page.get_by_role("button", name="Start lab").click()
-    expect(page.get_by_test_id("session-state")).to_have_text("Ready", timeout=WAIT)
+    _start_lab(page, live["url"], "newstudent", "pw-newstudent-1")
 
     # A Service whose selector matches no pod: explained before anything is applied.
-    page.wait_for_function("window.LiveOpsEditor && window.LiveOpsEditor.editor")
     page.evaluate("text => LiveOpsEditor.setValue(text)", lab.example("Deployment") + "---\n" + MISMATCHED_SERVICE)
     page.get_by_role("button", name="Apply", exact=True).click()
     problems = page.locator("#problems")

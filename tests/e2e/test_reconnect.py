@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from labs.content_loader import load_lab
 from labs.models import LabSession
-from tests.e2e.test_lab_flow import WAIT, _log_in
+from tests.e2e.test_lab_flow import WAIT, _start_lab
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -13,10 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_it_resynchronises_after_a_server_restart(live, page, make_user, sandbox):
     make_user("blipstudent", password="pw-blipstudent-1")
     lab = load_lab("loadbalancer")
-    _log_in(page, live["url"], "blipstudent", "pw-blipstudent-1")
-    page.get_by_role("button", name="Start lab").click()
-    expect(page.get_by_test_id("session-state")).to_have_text("Ready", timeout=WAIT)
-    page.wait_for_function("window.LiveOpsEditor && window.LiveOpsEditor.editor")
+    _start_lab(page, live["url"], "blipstudent", "pw-blipstudent-1")
     page.evaluate("text => LiveOpsEditor.setValue(text)", lab.example("Deployment"))
     page.get_by_role("button", name="Apply", exact=True).click()
     expect(page.locator("#pods-rows tr", has_text="Running")).to_have_count(3, timeout=WAIT)
