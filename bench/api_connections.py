@@ -31,7 +31,15 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    Stack, core_api, cpu_seconds, free_port, make_ready_sessions, make_students, table, tcp_connections_to,
+    Stack,
+    core_api,
+    cpu_seconds,
+    free_port,
+    make_ready_sessions,
+    make_students,
+    run_main,
+    table,
+    tcp_connections_to,
 )
 from bench.ws_latency import SERVICE, create_services, wait_for_state  # noqa: E402
 
@@ -235,13 +243,7 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=60.0, help="seconds measured per step")
     parser.add_argument("--no-changes", dest="changes", action="store_false",
                         help="measure an idle window (no Service patches)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
-    args = parser.parse_args()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted; stopped everything")
-        return 130
+    return run_main(parser, run)
 
 
 if __name__ == "__main__":

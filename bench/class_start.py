@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LAB, Stack, cpu_seconds, make_students, summary_ms, table  # noqa: E402
+from bench.common import LAB, Stack, cpu_seconds, make_students, run_main, summary_ms, table  # noqa: E402
 
 READY = 'data-testid="session-state">Ready'
 FAILED = 'data-testid="session-state">Failed'
@@ -86,7 +86,7 @@ async def click(http, url: str, student: Student, delay: float, timeout: float) 
                 if FAILED in frame:
                     student.error = "session failed"
                     return
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         student.error = "timed out waiting for Ready"
     except Exception as exc:
         student.error = f"{type(exc).__name__}: {exc}"
@@ -144,13 +144,7 @@ def main() -> int:
     parser.add_argument("--spread", type=float, default=3.0, help="seconds over which the clicks are spread")
     parser.add_argument("--concurrency", type=int, default=4, help="Celery worker processes")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds a student waits for Ready")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
-    args = parser.parse_args()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted; stopped everything")
-        return 130
+    return run_main(parser, run)
 
 
 if __name__ == "__main__":

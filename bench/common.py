@@ -21,7 +21,6 @@ import signal
 import statistics
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,23 +28,9 @@ BASE = Path(__file__).resolve().parent.parent
 if str(BASE) not in sys.path:
     sys.path.insert(0, str(BASE))
 
-from tests.services import PYTHON, Service, free_port, wait_for_port  # noqa: E402
+from tests.services import PYTHON, Service, free_port, free_tcp_udp_port, wait_for_port  # noqa: E402,F401
 
 LAB = "loadbalancer"
-
-
-def free_tcp_udp_port() -> int:
-    import socket
-
-    for _ in range(50):
-        port = free_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port for DNS")
 
 
 def _raise_interrupt(*_):
@@ -339,7 +324,7 @@ def gz(data: bytes) -> int:
 def table(rows: list[tuple], headers: tuple) -> str:
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -348,3 +333,14 @@ def _fmt(c) -> str:
     if isinstance(c, float):
         return f"{c:.1f}"
     return str(c)
+
+
+def run_main(parser, run) -> int:
+    """Parse the arguments (adding --keep) and run, reporting Ctrl-C as an interruption."""
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
+    args = parser.parse_args()
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted; stopped everything")
+        return 130

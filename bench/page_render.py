@@ -26,7 +26,15 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    BASE, LAB, Stack, gz, make_ready_sessions, make_students, summary_ms, table,
+    BASE,
+    LAB,
+    Stack,
+    gz,
+    make_ready_sessions,
+    make_students,
+    run_main,
+    summary_ms,
+    table,
 )
 
 ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"]+)"')
@@ -125,13 +133,7 @@ def run(args) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
-    args = parser.parse_args()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted; stopped everything")
-        return 130
+    return run_main(parser, run)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    Stack, core_api, cpu_seconds, make_ready_sessions, make_students, rss_mib, summary_ms, table,
+    Stack,
+    core_api,
+    cpu_seconds,
+    make_ready_sessions,
+    make_students,
+    rss_mib,
+    run_main,
+    summary_ms,
+    table,
 )
 
 SERVICE = "bench"
@@ -113,7 +121,7 @@ def run(args) -> int:
         watcher = stack.start_watcher()
         web = stack.start_web()
         load_s = wait_for_state(stack, sessions, timeout=120)
-        clients = [Client(s, c) for s, c in zip(sessions, cookies)]
+        clients = [Client(s, c) for s, c in zip(sessions, cookies, strict=True)]
         figures = asyncio.run(measure(args, stack, core, watcher, web, clients))
     report(args, clients, setup_s, load_s, *figures)
     return 0
@@ -208,13 +216,7 @@ def main() -> int:
     parser.add_argument("--gap", type=float, default=1.0, help="pause between rounds (s)")
     parser.add_argument("--threads", type=int, default=8, help="threads making the API calls")
     parser.add_argument("--connect-concurrency", type=int, default=50)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
-    args = parser.parse_args()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted; stopped everything")
-        return 130
+    return run_main(parser, run)
 
 
 if __name__ == "__main__":

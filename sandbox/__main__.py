@@ -17,8 +17,8 @@ from .api import Api
 from .config import Delays, SandboxConfig
 from .kubeconfig import write_kubeconfig
 from .listener import DualListener
-from .tls import self_signed, server_context
 from .store import Store
+from .tls import self_signed, server_context
 
 log = logging.getLogger("sandbox")
 

@@ -15,9 +15,9 @@ from aiohttp import web
 from . import apply as ssa
 from . import discovery, protobuf, tables, validation, watch
 from .patching import json_patch, merge_patch, strategic_merge
-from .resources import CLUSTER_SCOPED, RESOURCES, Resource, lookup
+from .resources import RESOURCES, Resource, lookup
 from .selectors import SelectorError, selector_object_to_string
-from .store import BadRequest, Conflict, Forbidden, Invalid, NotFound, Store, StoreError
+from .store import BadRequest, Conflict, Invalid, NotFound, Store, StoreError
 
 try:  # the admission plugins (quota, limit ranges) live next to the controllers
     from . import admission as _admission
@@ -186,7 +186,7 @@ class Api:
             if name is None:
                 return await self.delete_collection(request, info, namespace)
             return await self.delete(request, info, namespace, name)
-        raise MethodNotAllowed(f"the server does not allow this method on the requested resource")
+        raise MethodNotAllowed("the server does not allow this method on the requested resource")
 
     def _get(self, info: Resource, namespace: str | None, name: str) -> dict:
         obj = self.store.get(info.name, namespace, name)
@@ -228,8 +228,8 @@ class Api:
             except protobuf.ProtobufError as e:
                 raise BadRequest(f"the object provided is unrecognized or malformed: {e}")
         if "protobuf" in ctype:
-            raise Unsupported(f"the body of the request was in an unknown format - accepted media types "
-                              f"include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
+            raise Unsupported("the body of the request was in an unknown format - accepted media types "
+                              "include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
         if not raw:
             raise BadRequest("the body of the request was empty")
         try:
@@ -453,9 +453,9 @@ class Api:
             return strategic_merge(current, patch)
         if ctype == "application/apply-patch+yaml":
             return strategic_merge(current, patch)
-        raise Unsupported(f"the body of the request was in an unknown format - accepted media types include: "
-                          f"application/json-patch+json, application/merge-patch+json, "
-                          f"application/apply-patch+yaml, application/strategic-merge-patch+json")
+        raise Unsupported("the body of the request was in an unknown format - accepted media types include: "
+                          "application/json-patch+json, application/merge-patch+json, "
+                          "application/apply-patch+yaml, application/strategic-merge-patch+json")
 
     async def server_side_apply(self, request: web.Request, info: Resource, namespace: str | None,
                                 name: str, applied: Any, sub: str | None) -> web.Response:
@@ -629,7 +629,7 @@ class Api:
                 waiter = self.store.log_waiter(*key)
                 try:
                     await asyncio.wait_for(waiter.wait(), 0.5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 current = self.store.logs.get(key, [])
                 if len(current) > sent:

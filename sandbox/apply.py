@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .patching import MERGE_SCALAR_LISTS, merge_key, strategic_merge
 from .store import Conflict, now

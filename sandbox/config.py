@@ -30,7 +30,7 @@ class Delays:
     backoff: float = 5.0
 
     @classmethod
-    def fast(cls) -> "Delays":
+    def fast(cls) -> Delays:
         return cls(
             schedule=0.01,
             image_pull=0.05,

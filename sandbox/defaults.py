@@ -73,7 +73,7 @@ def replicaset(obj: dict) -> None:
     pod_template(spec.get("template"))
 
 
-def service(obj: dict, store: "Store | None", old: dict | None) -> None:
+def service(obj: dict, store: Store | None, old: dict | None) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
@@ -134,7 +134,7 @@ def endpoints(obj: dict) -> None:
                 p.setdefault("protocol", "TCP")
 
 
-def apply(resource: str, obj: dict, store: "Store | None" = None, old: dict | None = None) -> None:
+def apply(resource: str, obj: dict, store: Store | None = None, old: dict | None = None) -> None:
     """Fill in defaults in place. `old` is the stored object on update."""
     if resource == "deployments":
         deployment(obj)

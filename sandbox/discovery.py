@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .resources import RESOURCES, Resource, groups
+from .resources import Resource, groups
 
 KUBE_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "sandbox",
                 "gitTreeState": "clean", "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23.3",

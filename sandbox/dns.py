@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
 import struct
@@ -221,7 +220,7 @@ class DNSServer:
                 try:
                     head = await asyncio.wait_for(reader.readexactly(2), 30)
                     data = await asyncio.wait_for(reader.readexactly(struct.unpack("!H", head)[0]), 30)
-                except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+                except (TimeoutError, asyncio.IncompleteReadError):
                     break
                 reply = self.handle(data, max_size=65535)
                 if reply:

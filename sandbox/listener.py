@@ -7,7 +7,7 @@ import asyncio
 import logging
 import socket
 import ssl
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger("sandbox.listener")
 
@@ -56,7 +56,7 @@ class DualListener:
         try:
             await asyncio.wait_for(readable, 30)
             first = conn.recv(1, socket.MSG_PEEK)
-        except (asyncio.TimeoutError, OSError):
+        except (TimeoutError, OSError):
             loop.remove_reader(conn.fileno())
             conn.close()
             return
@@ -71,7 +71,7 @@ class DualListener:
             await loop.connect_accepted_socket(self.protocol_factory, conn,
                                                ssl=self.ssl_context if tls else None,
                                                ssl_handshake_timeout=10 if tls else None)
-        except (OSError, ssl.SSLError, asyncio.TimeoutError) as e:
+        except (TimeoutError, OSError, ssl.SSLError) as e:
             log.debug("connection dropped: %s", e)
             conn.close()
 

@@ -13,10 +13,10 @@ import copy
 import ipaddress
 import logging
 import secrets
-import string
 import uuid
-from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from . import defaults
 from .config import SandboxConfig
@@ -68,7 +68,7 @@ class BadRequest(StoreError):
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _key(resource: str, namespace: str | None, name: str) -> tuple[str, str]:
@@ -83,7 +83,7 @@ def _content(obj: dict) -> dict:
 class Subscription:
     """An in-process watch: `async for event_type, obj in sub`. Call close() when done."""
 
-    def __init__(self, store: "Store", resource: str | None, namespace: str | None):
+    def __init__(self, store: Store, resource: str | None, namespace: str | None):
         self._store = store
         self.resource = resource
         self.namespace = namespace
@@ -118,7 +118,7 @@ class Subscription:
         """Next event or None on timeout / close."""
         try:
             item = await asyncio.wait_for(self.queue.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         return item
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from .selectors import selector_object_to_string
 
@@ -12,7 +12,7 @@ def _parse_time(ts: str | None) -> datetime | None:
     if not ts:
         return None
     try:
-        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -22,7 +22,7 @@ def age(ts: str | None) -> str:
     t = _parse_time(ts)
     if t is None:
         return "<unknown>"
-    s = int((datetime.now(timezone.utc) - t).total_seconds())
+    s = int((datetime.now(UTC) - t).total_seconds())
     if s < 0:
         s = 0
     if s < 120:

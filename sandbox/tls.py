@@ -21,7 +21,7 @@ def self_signed(host: str) -> tuple[bytes, bytes]:
     """-> (certificate PEM, private key PEM) valid for host, 127.0.0.1 and localhost."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sandbox-apiserver")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     if host != "127.0.0.1":
         sans.append(x509.IPAddress(ipaddress.ip_address(host)))

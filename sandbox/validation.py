@@ -12,7 +12,8 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
-from referencing import Registry, Resource as SchemaResource
+from referencing import Registry
+from referencing import Resource as SchemaResource
 
 from .resources import RESOURCES
 from .selectors import match_selector_object
@@ -200,7 +201,7 @@ def _name_causes(resource: str, meta: dict) -> list[dict]:
                              "Required value: name or generateName is required"))
     for field in ("labels",):
         for k, v in (meta.get(field) or {}).items():
-            causes += _label_causes(f"metadata.labels", k, v)
+            causes += _label_causes("metadata.labels", k, v)
     return causes
 
 

@@ -3,7 +3,6 @@ resourceVersion inside the store's history window (410 Expired beyond it)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time

@@ -20,7 +20,7 @@ from .replicaset import ReplicaSetController
 
 log = logging.getLogger("sandbox.controllers")
 
-_current: "Runtime | None" = None
+_current: Runtime | None = None
 
 
 class Runtime:

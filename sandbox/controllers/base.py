@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Iterable
+from collections.abc import Iterable
 
 log = logging.getLogger("sandbox.controllers")
 

@@ -11,8 +11,16 @@ import time
 from .. import admission
 from ..selectors import match_selector_object
 from ..store import Forbidden, StoreError
-from .base import (Controller, Key, controller_ref, is_pod_active, is_pod_ready, is_terminating,
-                   owner_reference, set_condition)
+from .base import (
+    Controller,
+    Key,
+    controller_ref,
+    is_pod_active,
+    is_pod_ready,
+    is_terminating,
+    owner_reference,
+    set_condition,
+)
 
 ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 BURST = 500

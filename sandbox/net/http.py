@@ -9,7 +9,7 @@ import hashlib
 import html
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger("sandbox.net.http")
 
@@ -98,7 +98,7 @@ class PodHTTPServer:
             while True:
                 try:
                     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 75)
-                except (asyncio.IncompleteReadError, asyncio.TimeoutError, asyncio.LimitOverrunError):
+                except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                     break
                 keep = await self._respond(head, reader, writer, peer)
                 if not keep:

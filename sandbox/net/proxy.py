@@ -6,7 +6,7 @@ import asyncio
 import logging
 import socket
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger("sandbox.net.proxy")
 
@@ -62,7 +62,7 @@ class TCPProxy:
                     up_reader, up_writer = await asyncio.wait_for(
                         asyncio.open_connection(ip, port), self.connect_timeout)
                     break
-                except (OSError, asyncio.TimeoutError):
+                except (TimeoutError, OSError):
                     continue
             if up_writer is None:
                 _reset(writer)
@@ -86,6 +86,6 @@ class TCPProxy:
             await asyncio.gather(*self._conns, return_exceptions=True)
             try:
                 await asyncio.wait_for(self.server.wait_closed(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self.server = None

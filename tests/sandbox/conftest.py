@@ -6,7 +6,6 @@ import os
 import random
 import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,22 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = "/usr/bin/kubectl"
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_tcp_udp_port() -> int:
-    for _ in range(50):
-        port = free_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port for DNS")
+from tests.services import free_port, free_tcp_udp_port  # noqa: E402
 
 
 @dataclass

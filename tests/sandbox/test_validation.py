@@ -3,7 +3,6 @@
 import json
 
 import yaml
-from kubernetes import client
 
 
 def manifest(**spec_changes):
