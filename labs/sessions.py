@@ -96,3 +96,23 @@ def expired_sessions(now=None):
     return LabSession.objects.filter(
         state__in=[LabSession.State.READY, LabSession.State.PROVISIONING], expires_at__lte=now
     )
+
+
+def reprovision_missing_namespaces(namespace_exists) -> list[LabSession]:
+    """Re-provision running sessions whose namespace the cluster no longer has
+    (e.g. the sandbox restarted). `namespace_exists(session) -> bool | None`
+    (None when the cluster cannot say: the session is left alone)."""
+    from labs.tasks import provision_session
+
+    redone = []
+    for session in LabSession.objects.filter(state=LabSession.State.READY).select_related("cluster"):
+        if namespace_exists(session) is not False:
+            continue
+        updated = LabSession.objects.filter(pk=session.pk, state=LabSession.State.READY).update(
+            state=LabSession.State.PROVISIONING, progress="The cluster lost your namespace: preparing it again"
+        )
+        if updated:
+            log(session, "reprovision", f"Namespace {session.namespace} was missing on the cluster; preparing it again")
+            transaction.on_commit(lambda sid=str(session.pk): provision_session.delay(sid))
+            redone.append(session)
+    return redone

@@ -119,6 +119,7 @@ def main():
             if not wait_for_port(SANDBOX_PORT) or sandbox.poll() is not None:
                 print("The sandbox did not start; see var/logs/sandbox.log")
                 return 1
+        subprocess.run([PY, "manage.py", "reprovision_sessions"], cwd=BASE, check=False)
         sup.start("celery-worker", [PY, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--concurrency", "4",
                                     "-n", "worker@%h"])
         sup.start("celery-beat", [PY, "-m", "celery", "-A", "liveops", "beat", "-l", "info",
