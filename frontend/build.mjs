@@ -3,7 +3,7 @@
 // schemas/kubernetes.json (written by export_schemas.py).
 import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
@@ -58,3 +58,8 @@ for (const file of walk(outdir).sort()) {
 const gz = gzipSync(readFileSync(join(outdir, 'editor.js')), { level: 9 }).length
 console.log(`${String(total).padStart(10)}  total static/editor/`)
 console.log(`${String(gz).padStart(10)}  editor.js gzipped`)
+
+// Precompressed copies, served to browsers that accept gzip.
+for (const file of walk(outdir)) {
+  if (/\.(js|css|json|ttf)$/.test(file)) writeFileSync(`${file}.gz`, gzipSync(readFileSync(file), { level: 9 }))
+}
