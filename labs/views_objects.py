@@ -40,6 +40,7 @@ NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 DEFAULT_LOG_LINES = 200
 MAX_LOG_LINES = 2000
 MAX_REPLICAS = 10
+EDITABLE_KINDS = ("deployments", "services")  # what students write in the lab's editor
 
 
 class ClusterUnavailable(Exception):
@@ -231,3 +232,27 @@ def restart(request, session_id, name):
         return error
     return _enqueue(request, object_tasks.restart_deployment, (str(session.id), name),
                     f"Restarting deployment/{name}… new pods replace the old ones.")
+
+
+@login_required
+@require_POST
+def edit_in_editor(request, session_id, kind, name):
+    """The live object's YAML merged into the editor's text (the page then shows it in the editor)."""
+    from django.http import JsonResponse
+
+    from labs.editing import editable, merge_into_text
+
+    _check(kind, name)
+    session = get_session_or_404(request.user, session_id)
+    if session.user_id != request.user.pk:
+        raise Http404("Only the student who runs this lab can edit its objects.")
+    if kind not in EDITABLE_KINDS:
+        return JsonResponse({"error": f"{SINGULAR[kind]} objects are made by the cluster: edit their Deployment."},
+                            status=400)
+    obj, error = _read_or_error(request, session, kind, name)
+    if error:
+        return JsonResponse({"error": f"Could not read {SINGULAR[kind]}/{name} from the cluster."},
+                            status=error.status_code)
+    text, line = merge_into_text(request.POST.get("manifest", ""), editable(obj))
+    return JsonResponse({"text": text, "line": line,
+                         "message": f"{SINGULAR[kind]}/{name} as it is live is now in the editor: change it and Apply."})

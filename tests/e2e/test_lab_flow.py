@@ -79,6 +79,15 @@ def test_it_runs_the_whole_lab(live, page, make_user, sandbox):
     status, body = _http_get(f"http://{external_ip}/")
     assert status == 200 and "Welcome to nginx" in body
 
+    # Describe the Service from the panel, and bring its live YAML into the editor.
+    page.locator("#svc-lb-test-svc .object-name").click()
+    dialog = page.get_by_test_id("object-dialog")
+    expect(dialog).to_contain_text("LoadBalancer Ingress")
+    dialog.get_by_role("button", name="Edit YAML in the editor").click()
+    expect(page.locator("#object-feedback")).to_contain_text("now in the editor")
+    text = page.evaluate("LiveOpsEditor.getValue()")
+    assert text.count("kind: Service") == 1 and "kind: Deployment" in text and "nodePort" not in text
+
     # The student's own DNS record.
     dns = page.locator("#dns-panel")
     dns.locator("input[name=label]").fill("newstudent")

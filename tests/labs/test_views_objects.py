@@ -238,3 +238,44 @@ def test_it_shows_the_panel_on_the_lab_page(client, make_user):
     assert 'id="liveops-panel"' in body
     assert 'id="pod-web-1"' in body
     assert url("object_describe", session, "pods", "web-1") in body
+
+
+def test_it_merges_the_live_service_into_the_editor_text(client, lab):
+    user, session, _ = lab
+    client.force_login(user)
+    text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: ClusterIP\n"
+    r = client.post(url("object_edit", session, "services", "web"), {"manifest": text})
+    assert r.status_code == 200
+    data = r.json()
+    merged = yaml.safe_load(data["text"])
+    assert merged["spec"]["type"] == "LoadBalancer"  # the live value replaced the stale text
+    assert "clusterIP" not in merged["spec"] and "status" not in merged
+    assert "nodePort" not in merged["spec"]["ports"][0]
+    assert data["line"] == 1 and "service/web" in data["message"]
+
+
+def test_it_refuses_to_edit_objects_the_cluster_makes(client, lab):
+    user, session, pod = lab
+    client.force_login(user)
+    r = client.post(url("object_edit", session, "pods", pod), {"manifest": ""})
+    assert r.status_code == 400 and "Deployment" in r.json()["error"]
+
+
+def test_it_checks_owner_of_edit(client, lab, make_user):
+    _, session, _ = lab
+    client.force_login(make_user("mallory"))
+    r = client.post(url("object_edit", session, "services", "web"), {"manifest": ""})
+    assert r.status_code == 404
+
+
+def test_it_lets_instructors_read_but_not_edit(client, lab, make_user):
+    user, session, _ = lab
+    from labs.models import Cohort
+
+    instructor = make_user("teacher2")
+    cohort = Cohort.objects.create(name="edit-cohort")
+    cohort.students.add(user)
+    cohort.instructors.add(instructor)
+    client.force_login(instructor)
+    assert client.get(url("object_describe", session, "services", "web")).status_code == 200
+    assert client.post(url("object_edit", session, "services", "web"), {"manifest": ""}).status_code == 404
