@@ -64,7 +64,7 @@ def build_schema():
     definitions = {}
     needed = []
     branches = []
-    for kind, (api_version, filename) in KINDS.items():
+    for kind, (_api_version, filename) in KINDS.items():
         top = json.loads((folder / filename).read_text())
         definitions[kind] = rewrite(top, needed)
         branches.append(

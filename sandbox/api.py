@@ -224,9 +224,9 @@ class Api:
                 return protobuf.decode(raw)
             except protobuf.UnknownKind as e:
                 raise Unsupported(f"the body of the request was in an unknown format - accepted media types "
-                                  f"include: application/json, application/yaml ({e})")
+                                  f"include: application/json, application/yaml ({e})") from None
             except protobuf.ProtobufError as e:
-                raise BadRequest(f"the object provided is unrecognized or malformed: {e}")
+                raise BadRequest(f"the object provided is unrecognized or malformed: {e}") from None
         if "protobuf" in ctype:
             raise Unsupported("the body of the request was in an unknown format - accepted media types "
                               "include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
@@ -240,7 +240,7 @@ class Api:
                     return yaml.safe_load(raw)
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as e:
-            raise BadRequest(f"the object provided is unrecognized or malformed: {e}")
+            raise BadRequest(f"the object provided is unrecognized or malformed: {e}") from None
 
     # ---- list / watch -------------------------------------------------------------------
 
@@ -255,7 +255,7 @@ class Api:
                 start = tuple(token["start"])
                 rv = token.get("rv", rv)
             except (ValueError, KeyError, TypeError):
-                raise BadRequest("continue key is not valid")
+                raise BadRequest("continue key is not valid") from None
             items = [o for o in items if (o["metadata"].get("namespace") or "", o["metadata"]["name"]) > start]
         next_token, remaining = "", None
         limit = q.get("limit")
@@ -539,7 +539,7 @@ class Api:
             try:
                 opts = json.loads(raw) or {}
             except ValueError:
-                raise BadRequest("DeleteOptions is not valid JSON")
+                raise BadRequest("DeleteOptions is not valid JSON") from None
         q = request.query
         if "propagationPolicy" in q:
             opts["propagationPolicy"] = q["propagationPolicy"]
@@ -547,7 +547,7 @@ class Api:
             try:
                 opts["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
             except ValueError:
-                raise BadRequest("gracePeriodSeconds must be an integer")
+                raise BadRequest("gracePeriodSeconds must be an integer") from None
         if q.get("orphanDependents") == "true":
             opts["propagationPolicy"] = "Orphan"
         if opts.get("orphanDependents") is True and "propagationPolicy" not in opts:
@@ -606,7 +606,7 @@ class Api:
             try:
                 n = int(tail)
             except ValueError:
-                raise BadRequest("tailLines must be an integer")
+                raise BadRequest("tailLines must be an integer") from None
             lines = lines[-n:] if n > 0 else []
         limit = q.get("limitBytes")
 

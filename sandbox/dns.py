@@ -300,7 +300,7 @@ class DNSServer:
         zone = self.zone
         rdatasets = zone.rdatasets(name)
         if rdtype == dns.rdatatype.ANY and rdatasets:
-            for t, rds in rdatasets.items():
+            for _t, rds in rdatasets.items():
                 response.answer.append(self._rrset(name, rds))
             return
         if rdtype in rdatasets:

@@ -63,7 +63,7 @@ def _walk(doc: Any, parts: list[str]) -> Any:
             try:
                 cur = cur[int(p)]
             except (ValueError, IndexError):
-                raise Invalid(f"the server rejected our request due to an error in our request: path {p!r} not found")
+                raise Invalid(f"the server rejected our request due to an error in our request: path {p!r} not found") from None
         elif isinstance(cur, dict):
             if p not in cur:
                 raise Invalid(f"the server rejected our request due to an error in our request: "
@@ -86,7 +86,7 @@ def _add(doc: Any, parts: list[str], value: Any, replace: bool = False) -> Any:
             try:
                 idx = int(last)
             except ValueError:
-                raise Invalid(f"invalid array index {last!r}")
+                raise Invalid(f"invalid array index {last!r}") from None
             if replace:
                 if idx >= len(parent):
                     raise Invalid(f"replace operation does not apply: doc is missing key: /{'/'.join(parts)}")
@@ -115,7 +115,7 @@ def _remove(doc: Any, parts: list[str]) -> Any:
         else:
             del parent[last]
     except (KeyError, IndexError, ValueError, TypeError):
-        raise Invalid(f"remove operation does not apply: doc is missing path: \"/{'/'.join(parts)}\": missing value")
+        raise Invalid(f"remove operation does not apply: doc is missing path: \"/{'/'.join(parts)}\": missing value") from None
     return doc
 
 

@@ -334,7 +334,7 @@ def _raw_json(buf: bytes) -> Any:
             try:
                 return json.loads(v)
             except ValueError as e:
-                raise ProtobufError(f"embedded JSON is malformed: {e}")
+                raise ProtobufError(f"embedded JSON is malformed: {e}") from None
     return {}
 
 
@@ -347,7 +347,7 @@ def _text(v: Any) -> str:
     try:
         return bytes(v).decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtobufError("a string field is not valid UTF-8")
+        raise ProtobufError("a string field is not valid UTF-8") from None
 
 
 def _scalar(f: F, wire: int, v: Any) -> Any:
@@ -378,7 +378,7 @@ def _packed(f: F, v: bytes) -> list:
 
 def _map_entry(value_kind: str, buf: bytes) -> tuple[str, Any]:
     key, value = "", None
-    for num, wire, v in fields(buf):
+    for num, _wire, v in fields(buf):
         if num == 1:
             key = _text(v)
         elif num == 2:

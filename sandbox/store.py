@@ -144,7 +144,7 @@ class Store:
         try:
             return self._objects[resource]
         except KeyError:
-            raise NotFound(f'the server could not find the requested resource ({resource})')
+            raise NotFound(f'the server could not find the requested resource ({resource})') from None
 
     def get(self, resource: str, namespace: str | None, name: str) -> dict | None:
         obj = self._table(resource).get(_key(resource, namespace, name))
@@ -153,7 +153,7 @@ class Store:
     def list(self, resource: str, namespace: str | None = None,
              label_selector: str | None = None, field_selector: str | None = None) -> list[dict]:
         out = []
-        for (ns, name), obj in sorted(self._table(resource).items()):
+        for (ns, _name), obj in sorted(self._table(resource).items()):
             if namespace and resource not in CLUSTER_SCOPED and ns != namespace:
                 continue
             if label_selector and not match_label_selector(label_selector, obj["metadata"].get("labels")):

@@ -178,7 +178,7 @@ def _name_causes(resource: str, meta: dict) -> list[dict]:
     gen = meta.get("generateName")
     if isinstance(name, str) and name:
         if resource in ("namespaces",):
-            ok, what = DNS1123_LABEL.match(name) and len(name) <= 63, "a lowercase RFC 1123 label"
+            ok, _what = DNS1123_LABEL.match(name) and len(name) <= 63, "a lowercase RFC 1123 label"
             desc = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
                     "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
                     "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")

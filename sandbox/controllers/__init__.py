@@ -7,7 +7,6 @@ handle; `await stop()` (or `await handle.stop()`) closes every task and listener
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from .deployment import DeploymentController

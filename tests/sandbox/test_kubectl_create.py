@@ -144,7 +144,7 @@ def assert_subset(sent, stored, path="spec"):
             assert_subset(v, stored[k], f"{path}.{k}")
     elif isinstance(sent, list):
         assert len(sent) == len(stored), path
-        for i, (a, b) in enumerate(zip(sent, stored)):
+        for i, (a, b) in enumerate(zip(sent, stored, strict=False)):
             assert_subset(a, b, f"{path}[{i}]")
     else:
         assert sent == stored, f"{path}: {sent!r} != {stored!r}"
