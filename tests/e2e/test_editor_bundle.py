@@ -10,7 +10,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "static" / "editor"
@@ -166,10 +167,12 @@ def test_it_copies_typing_into_the_textarea_and_announces_the_change(editor_page
     page.keyboard.press("Control+End")
     page.keyboard.type("# typed here")
     assert page.locator("#id_manifest").input_value().endswith("# typed here")
-    page.wait_for_function("window.changes.length > 0", timeout=3000)
+    page.wait_for_function("window.changes.length > 0", timeout=10000)
     page.wait_for_timeout(600)
-    # Debounced: one event for the whole burst of keystrokes, with the final text.
-    assert page.evaluate("window.changes") == [INITIAL + "# typed here"]
+    # Debounced: far fewer events than keystrokes (one, unless the machine stalls), the last with the final text.
+    changes = page.evaluate("window.changes")
+    assert changes[-1] == INITIAL + "# typed here"
+    assert len(changes) <= 3
     form_value = page.evaluate("new FormData(document.getElementById('manifest-form')).get('manifest')")
     assert form_value == INITIAL + "# typed here"
 
@@ -204,7 +207,7 @@ def test_it_shows_server_problems_as_markers(editor_page):
     assert [(m["line"], m["source"]) for m in found] == [(2, "LiveOps"), (3, "LiveOps")]
     assert found[1]["message"] == "Labels do not match\nUse app: web"
     assert found[1]["severity"] == 8 and found[0]["severity"] == 4  # MarkerSeverity.Error / Warning
-    page.wait_for_selector("[data-yaml-editor] .squiggly-error", timeout=5000)
+    page.wait_for_selector("[data-yaml-editor] .squiggly-error", timeout=15000)
 
     # New server problems replace the previous ones.
     page.evaluate("window.LiveOpsEditor.setProblems([{line: 1, severity: 'warning', message: 'Only this'}])")
@@ -280,7 +283,13 @@ def test_it_completes_field_names_with_descriptions(editor_page):
     page.keyboard.press("Control+Space")
     suggestion = page.locator(".suggest-widget .monaco-list-row", has_text="replicas")
     suggestion.first.wait_for(timeout=10000)
-    page.keyboard.press("Control+Space")  # expand the details pane
     details = page.locator(".suggest-details")
-    details.wait_for(timeout=5000)
-    assert "Number of desired pods" in details.inner_text()
+    for _ in range(3):  # Ctrl+Space toggles the details pane; under load the first press may come too early
+        if details.is_visible():
+            break
+        page.keyboard.press("Control+Space")
+        try:
+            details.wait_for(timeout=5000)
+        except PlaywrightTimeoutError:
+            continue
+    expect(details).to_contain_text("Number of desired pods", timeout=10000)
