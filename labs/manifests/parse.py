@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,10 @@ class Parsed:
     fatal: bool = False  # True when later checks must not run (syntax error, limits exceeded)
 
 
+# What YAML accepts in a document (as PyYAML's reader checks it).
+NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+
+
 def parse_manifests(text: str, *, max_bytes: int, max_documents: int) -> Parsed:
     result = Parsed()
     size = len(text.encode("utf-8"))
@@ -40,6 +45,18 @@ def parse_manifests(text: str, *, max_bytes: int, max_documents: int) -> Parsed:
             line=None, column=None, severity="error", code="too-large", field=None, document=None,
             message=f"The text is {size:,} bytes long; this lab accepts at most {max_bytes:,} bytes.",
             hint="Keep only the Deployment and the Service the lab asks for."))
+        result.fatal = True
+        return result
+
+    bad = NON_PRINTABLE.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        result.problems.append(Problem(
+            line=line, column=column, severity="error", code="yaml-syntax", field=None, document=None,
+            message=f"Line {line}, column {column}: the text contains the control character "
+                    f"U+{ord(bad.group()):04X}, which YAML does not allow.",
+            hint="It often comes with text pasted from a terminal: delete it and type the line again."))
         result.fatal = True
         return result
 
@@ -88,6 +105,11 @@ def _read(text: str, max_documents: int, loader_class: type) -> Parsed:
             index += 1
     except yaml.MarkedYAMLError as error:
         result.problems.append(_syntax_problem(error))
+        result.fatal = True
+    except yaml.YAMLError as error:  # anything else the reader refuses: still a problem, never a crash
+        result.problems.append(Problem(
+            line=None, column=None, severity="error", code="yaml-syntax", field=None, document=None,
+            message=f"The text cannot be read as YAML: {error}", hint=None))
         result.fatal = True
     except RecursionError:
         result.problems.append(Problem(

@@ -198,3 +198,11 @@ def test_it_sorts_problems_by_line():
     lines = [p.line for p in validate(text).problems]
     assert lines == sorted(lines)
     assert len(lines) == 3
+
+
+def test_it_explains_a_control_character_pasted_from_a_terminal():
+    result = validate_manifests("apiVersion: v1\nkind: Service\x1b[0m\n", namespace="ns", policy=Policy())
+    assert not result.ok
+    problem = result.problems[0]
+    assert (problem.line, problem.column, problem.code) == (2, 14, "yaml-syntax")
+    assert "U+001B" in problem.message

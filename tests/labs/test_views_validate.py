@@ -53,3 +53,13 @@ def test_it_checks_owner(client, make_user):
     r = client.post(f"/sessions/{session.id}/validate/", {"manifest": BAD})
     assert r.status_code == 404
     assert LabSession.objects.get(pk=session.pk).draft == ""
+
+
+def test_it_explains_a_control_character_and_the_page_still_loads(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    r = client.post(f"/sessions/{session.id}/validate/", {"manifest": "kind: Service\x1b[0m\n"})
+    assert r.status_code == 200
+    assert "U+001B" in r.content.decode()
+    assert client.get(f"/sessions/{session.id}/").status_code == 200
