@@ -66,13 +66,21 @@ def extend_session(session: LabSession) -> str | None:
     return None
 
 
-def end_session(session: LabSession, reason: str = "ended by the student") -> bool:
-    """Start ending the session (cleanup runs as a Celery task). False if already ending."""
+ENDABLE_STATES = (LabSession.State.PROVISIONING, LabSession.State.READY, LabSession.State.FAILED)
+
+
+def end_session(session: LabSession, reason: str = "ended by the student", expired_before=None) -> bool:
+    """Start ending the session (cleanup runs as a Celery task). False if it is already ending or ended.
+
+    With `expired_before`, only a session that still expires by then is ended (an extension wins).
+    """
     from labs.tasks import teardown_session
 
-    updated = LabSession.objects.filter(pk=session.pk, state__in=LabSession.ACTIVE_STATES).exclude(
-        state=LabSession.State.ENDING
-    ).update(state=LabSession.State.ENDING, end_reason=reason, progress="Waiting for a worker to clean up")
+    sessions = LabSession.objects.filter(pk=session.pk, state__in=ENDABLE_STATES)
+    if expired_before is not None:
+        sessions = sessions.filter(expires_at__lte=expired_before)
+    updated = sessions.update(state=LabSession.State.ENDING, end_reason=reason,
+                              progress="Waiting for a worker to clean up")
     if not updated:
         return False
     session.refresh_from_db()

@@ -37,7 +37,7 @@ def _progress(session: LabSession):
 
 @shared_task(acks_late=True)
 def provision_session(session_id: str) -> None:
-    from labs.provisioning import ProvisioningError, provision
+    from labs.provisioning import ProvisioningError, provision, teardown
 
     session = LabSession.objects.select_related("cluster").filter(pk=session_id).first()
     if session is None or session.state != LabSession.State.PROVISIONING:
@@ -45,14 +45,25 @@ def provision_session(session_id: str) -> None:
     try:
         provision(session, _progress(session))
     except ProvisioningError as exc:
-        LabSession.objects.filter(pk=session.pk).update(state=LabSession.State.FAILED, error=str(exc), progress="")
-        log(session, "error", str(exc))
+        failed = LabSession.objects.filter(pk=session.pk, state=LabSession.State.PROVISIONING).update(
+            state=LabSession.State.FAILED, error=str(exc), progress="")
+        if failed:
+            log(session, "error", str(exc))
     else:
         updated = LabSession.objects.filter(pk=session.pk, state=LabSession.State.PROVISIONING).update(
             state=LabSession.State.READY, ready_at=timezone.now(), progress=""
         )
         if updated:
             log(session, "ready", f"Namespace {session.namespace} is ready")
+        else:
+            # The student ended the lab while it was being prepared: the cleanup may have run
+            # before the namespace existed, so remove what was just created.
+            session.refresh_from_db()
+            if session.state in (LabSession.State.ENDING, LabSession.State.ENDED):
+                try:
+                    teardown(session, lambda _message: None)
+                except ProvisioningError as exc:
+                    log(session, "error", f"Cleanup after an early end failed: {exc}")
     notify(session.pk, "status")
 
 
@@ -147,8 +158,9 @@ def expire_sessions() -> None:
         LabSession.objects.filter(pk=session.pk).update(warned=True)
         log(session, "warning", "The lab ends in a few minutes")
         notify(session.pk, "status")
-    for session in expired_sessions():
-        end_session(session, reason="time is up")
+    now = timezone.now()
+    for session in expired_sessions(now):
+        end_session(session, reason="time is up", expired_before=now)
     # Retry cleanups that failed before (cluster down, timeout).
     for session in LabSession.objects.filter(state=LabSession.State.ENDING, error__gt=""):
         LabSession.objects.filter(pk=session.pk).update(error="")

@@ -67,3 +67,37 @@ def test_it_deletes_the_service_before_the_namespace(sandbox, cluster, make_user
     assert any("Namespace and load balancers released" in m for m in messages)
     result = sandbox.kubectl("get", "namespace", session.namespace, check=False)
     assert result.returncode != 0 and "NotFound" in result.stderr
+
+
+def test_a_failure_does_not_undo_an_end(cluster, make_user, tmp_path):
+    from unittest import mock
+
+    from labs.provisioning import ProvisioningError
+
+    session = make_session(make_user(), cluster=cluster, state="provisioning")
+
+    def fail_after_the_student_ended(session, progress):
+        LabSession.objects.filter(pk=session.pk).update(state="ending")
+        raise ProvisioningError("The cluster refused to prepare the namespace")
+
+    with mock.patch("labs.provisioning.provision", fail_after_the_student_ended):
+        provision_session.run(str(session.id))
+    assert LabSession.objects.get(pk=session.pk).state == "ending"
+
+
+def test_it_removes_a_namespace_created_after_the_lab_ended(sandbox, cluster, make_user):
+    from labs import provisioning
+
+    session = make_session(make_user(), cluster=cluster, state="provisioning")
+    real = provisioning.provision
+
+    def provision_while_the_student_ends(session, progress):
+        real(session, progress)
+        LabSession.objects.filter(pk=session.pk).update(state="ended")  # the cleanup already ran on nothing
+
+    from unittest import mock
+
+    with mock.patch("labs.provisioning.provision", provision_while_the_student_ends):
+        provision_session.run(str(session.id))
+    result = sandbox.kubectl("get", "namespace", session.namespace, check=False)
+    assert result.returncode != 0 and "NotFound" in result.stderr

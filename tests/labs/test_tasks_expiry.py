@@ -42,3 +42,13 @@ def test_it_extends_only_once_and_resets_the_warning(make_user):
     assert extend_session(session) is None
     assert not LabSession.objects.get(pk=session.pk).warned
     assert "already" in extend_session(session)
+
+
+def test_an_extension_wins_over_an_expiry_decided_just_before(make_user):
+    from labs.sessions import end_session
+
+    now = timezone.now()
+    session = make_session(make_user(), expires_at=now - timedelta(seconds=1))
+    LabSession.objects.filter(pk=session.pk).update(expires_at=now + timedelta(minutes=30), extended=True)
+    assert end_session(session, reason="time is up", expired_before=now) is False
+    assert LabSession.objects.get(pk=session.pk).state == "ready"

@@ -33,3 +33,13 @@ def test_it_checks_owner(client, make_user):
     client.force_login(make_user("bob"))
     assert client.post(f"/sessions/{session.id}/end/").status_code == 404
     assert LabSession.objects.get(pk=session.pk).state == "ready"
+
+
+def test_it_cleans_up_a_session_whose_provisioning_failed(client, make_user, django_capture_on_commit_callbacks):
+    user = make_user()
+    session = make_session(user, state="failed", error="The cluster cannot be reached")
+    client.force_login(user)
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post(f"/sessions/{session.id}/end/", HTTP_HX_REQUEST="true")
+    assert LabSession.objects.get(pk=session.pk).state == "ending"
+    assert len(callbacks) == 1
