@@ -101,6 +101,33 @@ def check_policy(documents: list[Document], *, namespace: str, policy: Policy) -
         problems.extend(_pod_safety(doc))
         problems.extend(_images(doc, policy))
         problems.extend(_replicas(doc, policy))
+        problems.extend(_service_addresses(doc))
+    return problems
+
+
+# Service fields that claim addresses or node ports: the cloud and the cluster choose them.
+# On a shared cluster, spec.externalIPs would let one student take another's traffic.
+SERVICE_ADDRESS_FIELDS = {
+    ("spec", "externalIPs"): "spec.externalIPs makes the cluster route traffic for any address you name to your pods",
+    ("spec", "loadBalancerIP"): "spec.loadBalancerIP asks the cloud for a particular address",
+}
+
+
+def _service_addresses(doc: Document) -> list[Problem]:
+    if doc.kind != "Service":
+        return []
+    problems = []
+    for path, why in SERVICE_ADDRESS_FIELDS.items():
+        if dig(doc.obj, path) not in (None, "", []):
+            problems.append(doc.problem(
+                "service-address", path, f"{doc.title}: {why}, which this lab does not allow.",
+                "Remove it: the load balancer's address comes from the cloud."))
+    for index, port in enumerate(dig(doc.obj, ("spec", "ports")) or []):
+        if isinstance(port, dict) and port.get("nodePort") not in (None, ""):
+            problems.append(doc.problem(
+                "service-address", ("spec", "ports", index, "nodePort"),
+                f"{doc.title}: ports[{index}].nodePort picks a port on every node, which this lab does not allow.",
+                "Remove nodePort: the cluster chooses one."))
     return problems
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from labs.manifests import Policy, image_repository, validate_manifests
-from tests.manifests import DEPLOYMENT
+from tests.manifests import DEPLOYMENT, SERVICE
 
 POLICY = Policy(image_allowlist=("nginx", "nginxinc/nginx-unprivileged", "httpd", "traefik/whoami"),
                 max_replicas=5, require_service_type="LoadBalancer")
@@ -181,3 +181,21 @@ def test_it_builds_policies_from_lists():
     policy = Policy(allowed_kinds=["Deployment"], image_allowlist=["nginx"])
     assert policy.allowed_kinds == ("Deployment",)
     assert policy.image_allowlist == ("nginx",)
+
+
+@pytest.mark.parametrize(("line", "field", "words"), [
+    ("  externalIPs: [127.20.0.9]\n", "spec.externalIPs", "externalIPs"),
+    ("  loadBalancerIP: 127.20.0.9\n", "spec.loadBalancerIP", "loadBalancerIP"),
+])
+def test_it_refuses_service_fields_that_claim_addresses(line, field, words):
+    text = SERVICE.replace("spec:\n", "spec:\n" + line, 1)
+    problems = [p for p in validate_manifests(text, namespace="ns", policy=Policy()).problems if p.code == "service-address"]
+    assert len(problems) == 1
+    assert problems[0].field == field and words in problems[0].message
+    assert problems[0].line == text.splitlines().index(line.rstrip("\n")) + 1
+
+
+def test_it_refuses_a_chosen_node_port():
+    text = SERVICE.replace("targetPort: 80", "targetPort: 80\n      nodePort: 30080")
+    problems = [p for p in validate_manifests(text, namespace="ns", policy=Policy()).problems if p.code == "service-address"]
+    assert [p.field for p in problems] == ["spec.ports[0].nodePort"]
