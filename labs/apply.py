@@ -95,9 +95,9 @@ def _attempt(result: ObjectResult, fn) -> None:
     except ApiException as exc:
         result.action = "failed"
         result.error, result.causes = _api_error(exc)
-    except (OSError, HTTPError) as exc:
+    except (OSError, HTTPError):
         result.action = "failed"
-        result.error = f"The cluster cannot be reached: {exc}"
+        result.error = "The cluster cannot be reached; try again in a minute."
 
 
 def _body(session: LabSession, doc) -> dict:
@@ -111,9 +111,9 @@ def dry_run_documents(session: LabSession, documents) -> list[ObjectResult]:
     results = []
     for doc in documents:
         result = ObjectResult(kind=doc.kind, name=doc.name, document=doc.index)
-        patch, read = _ops(session, doc.kind)
 
-        def run(doc=doc, result=result, patch=patch, read=read):
+        def run(doc=doc, result=result):
+            patch, read = _ops(session, doc.kind)
             try:
                 live = _raw(read, doc.name)
             except ApiException as exc:
@@ -135,9 +135,9 @@ def apply_documents(session: LabSession, documents, results: list[ObjectResult])
     for doc, result in zip(documents, results, strict=True):
         if result.action == "unchanged":
             continue
-        patch, _ = _ops(session, doc.kind)
-        _attempt(result, lambda doc=doc, patch=patch: _raw(
-            patch, doc.name, _body(session, doc), field_manager=FIELD_MANAGER, force=True, field_validation="Strict", _content_type=APPLY))
+        _attempt(result, lambda doc=doc: _raw(
+            _ops(session, doc.kind)[0], doc.name, _body(session, doc), field_manager=FIELD_MANAGER, force=True,
+            field_validation="Strict", _content_type=APPLY))
         if result.action == "failed":
             return
 

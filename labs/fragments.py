@@ -21,16 +21,17 @@ PROBLEMS_TEMPLATE = "labs/fragments/problems.html"
 
 
 def status_context(session: LabSession) -> dict:
-    from labs.content_loader import load_lab
+    from labs.sessions import DEFAULT_WARN_MINUTES, lab_or_none
 
-    lab = load_lab(session.lab_slug)
+    lab = lab_or_none(session.lab_slug)
+    warn_before = lab.warn_before_minutes if lab else DEFAULT_WARN_MINUTES
     remaining = (session.expires_at - timezone.now()).total_seconds()
     return {
         "session": session,
         "lab": lab,
         "remaining_minutes": max(0, int(remaining // 60)),
-        "can_extend": session.state == LabSession.State.READY and not session.extended,
-        "ending_soon": session.state == LabSession.State.READY and remaining < lab.warn_before_minutes * 60,
+        "can_extend": lab is not None and session.state == LabSession.State.READY and not session.extended,
+        "ending_soon": session.state == LabSession.State.READY and remaining < warn_before * 60,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from labs.content_loader import load_lab
 from labs.models import LabSession
 from labs.sessions import NAMESPACE_LABEL
 
+logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 REQUEST_TIMEOUT = 15
 QUOTA_NAME = "lab-quota"
@@ -30,6 +32,14 @@ def _explain(exc: ApiException) -> str:
         return json.loads(exc.body).get("message") or exc.reason
     except (TypeError, ValueError):
         return f"{exc.status} {exc.reason}"
+
+
+def _unreachable(session: LabSession, exc: Exception) -> ProvisioningError:
+    """The student's message names the cluster, not its address; the details go to the log."""
+    logger.warning("cluster %s unavailable for session %s: %r", session.cluster.name, session.pk, exc)
+    if isinstance(exc, (OSError, HTTPError)):
+        return ProvisioningError(f"The cluster {session.cluster.name} cannot be reached; try again in a minute.")
+    return ProvisioningError(f"The cluster {session.cluster.name} is not set up correctly; an admin has to fix it.")
 
 
 def namespace_labels(session: LabSession) -> dict:
@@ -53,10 +63,10 @@ def _create_or_replace(core, kind: str, name: str, namespace: str, spec: dict) -
 
 
 def provision(session: LabSession, progress: Progress) -> None:
-    lab = load_lab(session.lab_slug)
-    core = kube.core(session.cluster)
     ns = session.namespace
     try:
+        lab = load_lab(session.lab_slug)
+        core = kube.core(session.cluster)
         progress(f"Creating namespace {ns}")
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": namespace_labels(session)}}
         try:
@@ -70,8 +80,8 @@ def provision(session: LabSession, progress: Progress) -> None:
         _create_or_replace(core, "LimitRange", LIMITS_NAME, ns, lab.limitrange_spec())
     except ApiException as exc:
         raise ProvisioningError(f"The cluster refused to prepare the namespace: {_explain(exc)}") from exc
-    except (OSError, HTTPError) as exc:
-        raise ProvisioningError(f"The cluster {session.cluster.name} cannot be reached: {exc}") from exc
+    except Exception as exc:
+        raise _unreachable(session, exc) from exc
 
 
 def _wait_gone(read, what: str, progress: Progress, timeout: float) -> None:
@@ -89,9 +99,9 @@ def _wait_gone(read, what: str, progress: Progress, timeout: float) -> None:
 
 def teardown(session: LabSession, progress: Progress, timeout: float = 180.0) -> None:
     """Delete LoadBalancer Services first (their cloud load balancer is released), then the namespace."""
-    core = kube.core(session.cluster)
     ns = session.namespace
     try:
+        core = kube.core(session.cluster)
         try:
             services = core.list_namespaced_service(ns, _request_timeout=REQUEST_TIMEOUT).items
         except ApiException as exc:
@@ -124,5 +134,7 @@ def teardown(session: LabSession, progress: Progress, timeout: float = 180.0) ->
         _wait_gone(lambda **kw: core.read_namespace(ns, **kw), f"namespace {ns}", progress, timeout)
     except ApiException as exc:
         raise ProvisioningError(f"The cluster refused the cleanup: {_explain(exc)}") from exc
-    except (OSError, HTTPError) as exc:
-        raise ProvisioningError(f"The cluster {session.cluster.name} cannot be reached: {exc}") from exc
+    except ProvisioningError:
+        raise
+    except Exception as exc:
+        raise _unreachable(session, exc) from exc

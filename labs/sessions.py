@@ -9,10 +9,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clouds.models import Cluster
-from labs.content_loader import load_lab
+from labs.content_loader import LabNotFound, load_lab
 from labs.models import LabSession, SessionLog
 
 NAMESPACE_LABEL = "liveops.dev/session"
+DEFAULT_WARN_MINUTES = 5
+
+
+def lab_or_none(slug: str):
+    """The lab's content, or None when the lab was removed since the session started."""
+    try:
+        return load_lab(slug)
+    except LabNotFound:
+        return None
 
 
 def log(session: LabSession, kind: str, message: str) -> None:
@@ -53,7 +62,9 @@ def start_session(user, lab_slug: str) -> tuple[LabSession, bool]:
 
 def extend_session(session: LabSession) -> str | None:
     """Add the lab's extension once. Returns an error message or None."""
-    lab = load_lab(session.lab_slug)
+    lab = lab_or_none(session.lab_slug)
+    if lab is None:
+        return "This lab is no longer offered, so it cannot be extended."
     if session.state != LabSession.State.READY:
         return "Only a running lab can be extended."
     if session.extended:
@@ -93,8 +104,9 @@ def sessions_to_warn(now=None):
     now = now or timezone.now()
     due = []
     for session in LabSession.objects.filter(state=LabSession.State.READY, warned=False):
-        lab = load_lab(session.lab_slug)
-        if session.expires_at - timedelta(minutes=lab.warn_before_minutes) <= now:
+        lab = lab_or_none(session.lab_slug)
+        warn_before = lab.warn_before_minutes if lab else DEFAULT_WARN_MINUTES
+        if session.expires_at - timedelta(minutes=warn_before) <= now:
             due.append(session)
     return due
 

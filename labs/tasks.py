@@ -96,13 +96,24 @@ def teardown_session(session_id: str) -> None:
 
 @shared_task(acks_late=True)
 def apply_revision(revision_id: int, dry_run_only: bool = False) -> None:
+    revision = ManifestRevision.objects.select_related("session__cluster").filter(pk=revision_id).first()
+    if revision is None or revision.status != ManifestRevision.Status.APPLYING:
+        return  # unknown, or already done (a redelivered task must not apply an old text again)
+    try:
+        _apply_revision(revision, dry_run_only)
+    except Exception:
+        logger.exception("applying revision %s failed", revision.pk)
+        ManifestRevision.objects.filter(pk=revision.pk, status=ManifestRevision.Status.APPLYING).update(
+            status=ManifestRevision.Status.FAILED,
+            message="Something went wrong on the server while applying; nothing more was applied. Try again.")
+        notify(revision.session_id, "revisions")
+
+
+def _apply_revision(revision: ManifestRevision, dry_run_only: bool) -> None:
     from labs.apply import apply_documents, dry_run_documents, server_problems
     from labs.content_loader import load_lab
     from labs.manifests import validate_manifests
 
-    revision = ManifestRevision.objects.select_related("session__cluster").filter(pk=revision_id).first()
-    if revision is None:
-        return
     session = revision.session
     if session.state != LabSession.State.READY:
         revision.status = ManifestRevision.Status.FAILED

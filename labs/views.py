@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -10,6 +11,7 @@ from django.db.models import Max
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from labs import fragments, sessions
@@ -56,7 +58,7 @@ def _editor_text(session: LabSession) -> str:
 @require_GET
 def session_page(request, session_id):
     session = get_session_or_404(request.user, session_id)
-    lab = load_lab(session.lab_slug)
+    lab = _lab_or_404(session.lab_slug)
     text = _editor_text(session)
     validation = validate_manifests(text, namespace=session.namespace, policy=lab.policy()) if text.strip() else None
     context = {
@@ -109,6 +111,12 @@ def _problems_response(request, session, validation, *, message=""):
     return HttpResponse(html)
 
 
+def _save_draft(session: LabSession, text: str, lab) -> None:
+    """Keep the editor's text, unless it is far beyond what the lab accepts."""
+    if len(text) <= 4 * lab.policy().max_bytes:
+        LabSession.objects.filter(pk=session.pk).update(draft=text)
+
+
 def _owned_running_session(request, session_id) -> LabSession:
     session = get_session_or_404(request.user, session_id)
     if session.user_id != request.user.pk:
@@ -122,8 +130,8 @@ def validate(request, session_id):
     """Check the editor's text on the server (and keep it as the draft)."""
     session = _owned_running_session(request, session_id)
     text = request.POST.get("manifest", "")
-    lab = load_lab(session.lab_slug)
-    LabSession.objects.filter(pk=session.pk).update(draft=text)
+    lab = _lab_or_404(session.lab_slug)
+    _save_draft(session, text, lab)
     validation = validate_manifests(text, namespace=session.namespace, policy=lab.policy())
     return _problems_response(request, session, validation)
 
@@ -137,8 +145,8 @@ def apply(request, session_id):
     session = _owned_running_session(request, session_id)
     text = request.POST.get("manifest", "")
     dry_run = request.POST.get("action") == "dry-run"
-    lab = load_lab(session.lab_slug)
-    LabSession.objects.filter(pk=session.pk).update(draft=text)
+    lab = _lab_or_404(session.lab_slug)
+    _save_draft(session, text, lab)
     validation = validate_manifests(text, namespace=session.namespace, policy=lab.policy())
     if not validation.documents and validation.ok:
         return _problems_response(request, session, validation, message="There is nothing to apply yet: write or insert a Deployment and a Service.")
@@ -149,6 +157,11 @@ def apply(request, session_id):
                                   message="Your namespace is still being prepared: apply again in a moment.")
     if session.state != LabSession.State.READY:
         return _problems_response(request, session, validation, message="The lab is not running, so nothing can be applied.")
+    busy = session.revisions.filter(status=ManifestRevision.Status.APPLYING,
+                                    created__gte=timezone.now() - timedelta(minutes=2)).first()
+    if busy:
+        return _problems_response(request, session, validation,
+                                  message=f"Revision {busy.number} is still being applied: wait for it to finish.")
     with transaction.atomic():
         number = (session.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
         revision = ManifestRevision.objects.create(

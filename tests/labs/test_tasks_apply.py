@@ -74,3 +74,23 @@ def test_it_keeps_invalid_text_from_the_cluster(sandbox, ready_session):
     assert revision.problems and revision.problems[0]["line"]
     result = sandbox.kubectl("-n", ready_session.namespace, "get", "pods", "-o", "name")
     assert result.stdout.strip() == ""
+
+
+def test_it_does_not_apply_a_revision_twice(sandbox, ready_session):
+    revision = _revision(ready_session, _text())
+    apply_revision.run(revision.pk)
+    sandbox.kubectl("-n", ready_session.namespace, "scale", "deployment/lb-test", "--replicas=1")
+    apply_revision.run(revision.pk)  # a redelivered task
+    live = json.loads(sandbox.kubectl("-n", ready_session.namespace, "get", "deploy", "lb-test", "-o", "json").stdout)
+    assert live["spec"]["replicas"] == 1
+
+
+def test_it_marks_the_revision_failed_when_the_cluster_config_is_broken(ready_session, tmp_path):
+    cluster = ready_session.cluster
+    cluster.kubeconfig_path = str(tmp_path / "missing-kubeconfig")
+    cluster.save()
+    revision = _revision(ready_session, _text())
+    apply_revision.run(revision.pk)
+    revision.refresh_from_db()
+    assert revision.status == "failed"
+    assert "missing-kubeconfig" not in revision.message

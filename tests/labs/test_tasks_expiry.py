@@ -52,3 +52,12 @@ def test_an_extension_wins_over_an_expiry_decided_just_before(make_user):
     LabSession.objects.filter(pk=session.pk).update(expires_at=now + timedelta(minutes=30), extended=True)
     assert end_session(session, reason="time is up", expired_before=now) is False
     assert LabSession.objects.get(pk=session.pk).state == "ready"
+
+
+def test_a_removed_lab_does_not_stop_the_expiry_of_other_sessions(make_user, django_capture_on_commit_callbacks):
+    gone = make_session(make_user("alice"), expires_at=timezone.now() + timedelta(minutes=1))
+    LabSession.objects.filter(pk=gone.pk).update(lab_slug="removed-lab")
+    expired = make_session(make_user("bob"), expires_at=timezone.now() - timedelta(seconds=1))
+    expire_sessions.run()
+    assert LabSession.objects.get(pk=gone.pk).warned
+    assert LabSession.objects.get(pk=expired.pk).state == "ending"

@@ -50,7 +50,18 @@ def test_it_numbers_revisions(client, make_user):
     client.force_login(user)
     for _ in range(2):
         client.post(f"/sessions/{session.id}/apply/", {"manifest": _good_text(), "action": "dry-run"})
+        session.revisions.update(status="draft")  # the worker finished it
     assert sorted(session.revisions.values_list("number", flat=True)) == [1, 2]
+
+
+def test_it_waits_for_the_revision_being_applied(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    client.post(f"/sessions/{session.id}/apply/", {"manifest": _good_text(), "action": "apply"})
+    r = client.post(f"/sessions/{session.id}/apply/", {"manifest": _good_text(), "action": "apply"})
+    assert b"Revision 1 is still being applied" in r.content
+    assert session.revisions.count() == 1
 
 
 def test_it_checks_owner(client, make_user):

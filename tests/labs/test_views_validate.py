@@ -63,3 +63,12 @@ def test_it_explains_a_control_character_and_the_page_still_loads(client, make_u
     assert r.status_code == 200
     assert "U+001B" in r.content.decode()
     assert client.get(f"/sessions/{session.id}/").status_code == 200
+
+
+def test_it_does_not_keep_a_draft_far_beyond_the_lab_limit(client, make_user):
+    user = make_user()
+    session = make_session(user, draft="kept: 1\n")
+    client.force_login(user)
+    r = client.post(f"/sessions/{session.id}/validate/", {"manifest": "a: b\n" * 100_000})
+    assert r.status_code == 200 and b"bytes long" in r.content
+    assert LabSession.objects.get(pk=session.pk).draft == "kept: 1\n"
