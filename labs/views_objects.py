@@ -39,7 +39,14 @@ SINGULAR = object_tasks.SINGULAR
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 DEFAULT_LOG_LINES = 200
 MAX_LOG_LINES = 2000
-MAX_REPLICAS = 10
+
+
+def max_replicas(session: LabSession) -> int:
+    """The lab's replica limit (the same one its editor enforces)."""
+    from labs.sessions import lab_or_none
+
+    lab = lab_or_none(session.lab_slug)
+    return lab.policy().max_replicas if lab else 5
 EDITABLE_KINDS = ("deployments", "services")  # what students write in the lab's editor
 
 
@@ -113,7 +120,7 @@ def describe(request, session_id, kind, name):
     replicas = (obj.get("spec") or {}).get("replicas", 1)
     return _fragment(request, {
         "session": session, "kind": kind, "name": name, "singular": SINGULAR[kind], "text": text,
-        "replicas": replicas, "max_replicas": MAX_REPLICAS, "can_change": _can_change(request, session),
+        "replicas": replicas, "max_replicas": max_replicas(session), "can_change": _can_change(request, session),
         "containers": [c.get("name") for c in (obj.get("spec") or {}).get("containers") or []],
     })
 
@@ -145,11 +152,10 @@ def logs(request, session_id, name):
     container = request.GET.get("container") or None
     if container is not None and not NAME_RE.match(container):
         raise Http404(f"{container!r} is not a valid container name.")
-    api = kube.core(session.cluster)
     context = {"session": session, "kind": "pods", "name": name, "singular": "pod", "lines": lines,
                "container": container or "", "logs_view": True}
     try:
-        text = api.read_namespaced_pod_log(name, session.namespace, container=container, tail_lines=lines,
+        text = kube.core(session.cluster).read_namespaced_pod_log(name, session.namespace, container=container, tail_lines=lines,
                                            _request_timeout=READ_TIMEOUT)
     except ApiException as exc:
         if exc.status == 404:
@@ -218,8 +224,9 @@ def scale(request, session_id, name):
         replicas = int(request.POST.get("replicas", ""))
     except ValueError:
         replicas = -1
-    if not 0 <= replicas <= MAX_REPLICAS:
-        return _feedback(request, f"Replicas must be a whole number from 0 to {MAX_REPLICAS}.", error=True, status=400)
+    limit = max_replicas(session)
+    if not 0 <= replicas <= limit:
+        return _feedback(request, f"Replicas must be a whole number from 0 to {limit}.", error=True, status=400)
     return _enqueue(request, object_tasks.scale_deployment, (str(session.id), name, replicas),
                     f"Scaling deployment/{name} to {replicas}… the panel shows it as it happens.")
 
