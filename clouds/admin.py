@@ -30,14 +30,22 @@ class CloudCredentialAdmin(admin.ModelAdmin):
 
 class ClusterForm(forms.ModelForm):
     kubeconfig = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False,
-                                 help_text="Paste a kubeconfig (stored encrypted), or give a file path below.")
+                                 help_text="Paste a kubeconfig (stored encrypted, never shown again), or give a file "
+                                           "path below. Leave empty to keep the stored one.")
 
     class Meta:
         model = Cluster
         fields = "__all__"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["kubeconfig"] = ""  # write-only: the stored credentials are never sent to the browser
+
     def clean(self):
         data = super().clean()
+        if not data.get("kubeconfig") and self.instance.pk and self.instance.kubeconfig:
+            data["kubeconfig"] = self.instance.kubeconfig
+            return data
         if not data.get("kubeconfig") and not data.get("kubeconfig_path"):
             raise forms.ValidationError("Give either a kubeconfig or the path of a kubeconfig file.")
         if data.get("kubeconfig"):

@@ -30,3 +30,15 @@ def test_it_is_for_admins_only(client, make_user):
     client.force_login(make_user("student"))
     r = client.get("/admin/clouds/cluster/")
     assert r.status_code == 302 and "/admin/login/" in r["Location"]
+
+
+def test_it_never_shows_a_stored_kubeconfig_and_keeps_it_when_left_empty(admin_client):
+    secret = "apiVersion: v1\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443'}}]\nusers: [{name: u, user: {token: tok-s3cr3t}}]\n"
+    cluster = Cluster.objects.create(name="real", kubeconfig=secret)
+    page = admin_client.get(f"/admin/clouds/cluster/{cluster.pk}/change/")
+    assert page.status_code == 200 and b"tok-s3cr3t" not in page.content
+    r = admin_client.post(f"/admin/clouds/cluster/{cluster.pk}/change/", {
+        "name": "real-renamed", "kubeconfig": "", "kubeconfig_path": "", "context": ""})
+    assert r.status_code == 302
+    cluster.refresh_from_db()
+    assert cluster.name == "real-renamed" and "tok-s3cr3t" in cluster.kubeconfig
