@@ -29,7 +29,7 @@ def _allowed(user, session) -> bool:
     return session is not None and can_view_session(user, session)
 
 
-def render_session_fragment(what: str, session_id) -> str:
+def render_session_fragment(what: str, session_id, read_only: bool = False) -> str:
     """One of the page's own fragments (status, checks, revisions, dns), from the database.
 
     Empty when the module or template that draws it is not there.
@@ -44,7 +44,7 @@ def render_session_fragment(what: str, session_id) -> str:
     except (ImportError, AttributeError):
         return ""
     try:
-        return render_to_string(template, {"session": session, **context_for(session)})
+        return render_to_string(template, {"session": session, **context_for(session), "read_only": read_only})
     except TemplateDoesNotExist:
         return ""
     except Exception:
@@ -52,8 +52,8 @@ def render_session_fragment(what: str, session_id) -> str:
         return ""
 
 
-def render_session_fragments(session_id) -> str:
-    return "".join(render_session_fragment(what, session_id) for what in WHATS)
+def render_session_fragments(session_id, read_only: bool = False) -> str:
+    return "".join(render_session_fragment(what, session_id, read_only) for what in WHATS)
 
 
 class SessionConsumer(AsyncWebsocketConsumer):
@@ -71,6 +71,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             # Accepted first so the browser sees the code (and does not retry).
             await self.close(code=FORBIDDEN)
             return
+        self.read_only = session.user_id != user.pk  # instructors watch; only the student acts
         self.cluster_id = session.cluster_id
         self.namespace = session.namespace
         self.group = session.group_name
@@ -84,7 +85,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         # The page may ask for a resync (e.g. after waking from sleep); nothing else is read.
-        if text_data and "resync" in text_data:
+        if self.group and text_data and "resync" in text_data:
             await self.resync()
 
     async def resync(self):
@@ -96,7 +97,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("could not load the live state of %s", self.namespace)
         html = panel.render_full(self.session_id, self.state)
-        html += await sync_to_async(render_session_fragments)(self.session_id)
+        html += await sync_to_async(render_session_fragments)(self.session_id, self.read_only)
         await self.send(text_data=html)
 
     async def object_changed(self, event):
@@ -109,6 +110,6 @@ class SessionConsumer(AsyncWebsocketConsumer):
     async def session_changed(self, event):
         if not self.group or event.get("what") not in WHATS:
             return
-        html = await sync_to_async(render_session_fragment)(event["what"], self.session_id)
+        html = await sync_to_async(render_session_fragment)(event["what"], self.session_id, self.read_only)
         if html:
             await self.send(text_data=html)

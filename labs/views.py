@@ -69,6 +69,7 @@ def session_page(request, session_id):
         "examples_json": script_json({kind: lab.example(kind) for kind in ("Deployment", "Service")}),
         "problems_json": script_json([p.to_dict() for p in validation.problems] if validation else []),
         "history": session.log.all(),
+        "read_only": session.user_id != request.user.pk,
         **fragments.status_context(session),
         **fragments.revisions_context(session),
     }
@@ -224,4 +225,5 @@ def dns_record(request, session_id):
 @require_GET
 def status_fragment(request, session_id):
     session = get_session_or_404(request.user, session_id)
-    return HttpResponse(render_to_string(fragments.STATUS_TEMPLATE, fragments.status_context(session), request=request))
+    context = {**fragments.status_context(session), "read_only": session.user_id != request.user.pk}
+    return HttpResponse(render_to_string(fragments.STATUS_TEMPLATE, context, request=request))

@@ -138,3 +138,25 @@ async def test_it_resyncs_on_reconnect(alice_session):
     communicator = await connect(session, user)
     assert 'id="pod-web-9"' in await communicator.receive_from(timeout=5)
     await communicator.disconnect()
+
+
+async def test_it_shows_instructors_the_lab_without_the_students_controls(alice_session, make_user):
+    from labs.models import Cohort
+
+    user, session = alice_session
+    teacher = await sync_to_async(make_user)("teacher")
+
+    def teach():
+        cohort = Cohort.objects.create(name="ws-cohort")
+        cohort.students.add(user)
+        cohort.instructors.add(teacher)
+
+    await sync_to_async(teach)()
+    communicator = await connect(session, teacher)
+    html = await communicator.receive_from(timeout=5)
+    assert 'id="pod-web-1"' in html and 'id="session-status"' in html
+    assert "End lab" not in html and "dns-form" not in html
+    owner = await connect(session, user)
+    assert "End lab" in await owner.receive_from(timeout=5)
+    await communicator.disconnect()
+    await owner.disconnect()

@@ -1,5 +1,7 @@
 import pytest
 
+from labs.models import LabSession
+
 from tests.labs.helpers import make_instructed_session, make_session
 
 pytestmark = pytest.mark.django_db
@@ -26,8 +28,15 @@ def test_it_checks_owner(client, make_user):
 
 def test_it_lets_the_cohort_instructor_see_it(client, make_user):
     session, teacher = make_instructed_session(make_user)
+    LabSession.objects.filter(pk=session.pk).update(draft="kind: Service # the student's text\n")
     client.force_login(teacher)
-    assert client.get(f"/sessions/{session.id}/").status_code == 200
+    r = client.get(f"/sessions/{session.id}/")
+    assert r.status_code == 200
+    body = r.content.decode()
+    # Read-only: the student's text, no editor, and none of the student's controls.
+    assert "the student&#x27;s text" in body and "data-yaml-editor" not in body
+    for control in ("End lab", "Extend", "dns-form", "manifest-form", "editor/editor.js"):
+        assert control not in body, control
 
 
 def test_it_restores_the_draft_text(client, make_user):
