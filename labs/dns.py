@@ -120,6 +120,10 @@ def suggested_label(session: LabSession) -> str:
     return label or "student"
 
 
+# Names the zone's own infrastructure uses: no student may take them over.
+RESERVED_LABELS = frozenset({"ns", "ns1", "ns2", "ns3", "dns", "mail", "smtp", "mx", "www", "localhost", "admin"})
+
+
 def validate_label(label: str) -> str:
     """The label, lower-cased, or DnsRecordError naming what breaks the DNS label rules."""
     label = (label or "").strip().lower()
@@ -140,6 +144,8 @@ def validate_label(label: str) -> str:
                              "and hyphens.", "label")
     if label.startswith("-") or label.endswith("-"):
         raise DnsRecordError(f"“{label}” starts or ends with a hyphen, which DNS labels may not.", "label")
+    if label in RESERVED_LABELS:
+        raise DnsRecordError(f"“{label}” is reserved for the zone's own servers: choose another name.", "label")
     if not LABEL_RE.match(label):  # pragma: no cover - the rules above cover every case
         raise DnsRecordError(f"“{label}” is not a valid DNS label.", "label")
     return label

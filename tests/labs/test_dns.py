@@ -71,6 +71,8 @@ def test_it_deletes_the_record_at_session_end(dns_settings):
     ("bób", "contains 'ó'"),
     ("-bob", "starts or ends with a hyphen"),
     ("bob-", "starts or ends with a hyphen"),
+    ("ns", "reserved for the zone"),
+    ("WWW", "reserved for the zone"),
 ])
 def test_it_refuses_bad_labels_with_a_message(dns_settings, label, problem):
     session = sb.make_session("erin")
