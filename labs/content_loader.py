@@ -6,7 +6,6 @@ Pure Python: no Django, no cluster. A lab is a folder; adding a folder adds a la
 from __future__ import annotations
 
 import functools
-import html
 import re
 import string
 from dataclasses import dataclass, field
@@ -128,14 +127,6 @@ class LabContent:
         if template is None:
             return None
         return template.format_map(_KeepMissing({k: str(v) for k, v in values.items()}))
-
-    def hint_html(self, code: str, **values: Any) -> str | None:
-        """Like hint(), rendered to HTML; the values are escaped, so observed data cannot inject markup."""
-        template = self.hints.get(code)
-        if template is None:
-            return None
-        escaped = _KeepMissing({k: html.escape(str(v)) for k, v in values.items()})
-        return _render(template.format_map(escaped))
 
     def quota_spec(self) -> dict[str, Any]:
         """The ResourceQuota spec for a session namespace."""

@@ -97,13 +97,6 @@ def test_it_fills_hint_placeholders():
         assert lab.hint(code)
 
 
-def test_it_escapes_observed_values_in_hint_html():
-    html = load_lab("loadbalancer").hint_html("image-pull", image="<script>alert(1)</script>")
-    assert "<script>" not in html
-    assert "&lt;script&gt;" in html
-    assert html.startswith("<p>")
-
-
 def test_it_caches_loaded_labs():
     assert load_lab("loadbalancer") is load_lab("loadbalancer")
 
