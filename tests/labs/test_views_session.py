@@ -1,7 +1,6 @@
 import pytest
 
 from labs.models import LabSession
-
 from tests.labs.helpers import make_instructed_session, make_session
 
 pytestmark = pytest.mark.django_db
