@@ -412,10 +412,8 @@ def save_probe(session: LabSession, key: str, probe: dict) -> None:
 
 def load_state(session: LabSession) -> dict:
     """The observed state of the session's namespace (kept by the cluster watcher)."""
-    try:
-        from labs.state import load_namespace
-    except ImportError:
-        return {}
+    from labs.state import load_namespace
+
     try:
         return load_namespace(session.cluster_id, session.namespace) or {}
     except Exception:  # noqa: BLE001 - a Redis hiccup shows as "waiting", never as an error page
@@ -430,14 +428,9 @@ def _redis():
 
 
 def _notify(session_id, what: str) -> None:
-    try:
-        from labs.live import notify_session
-    except ImportError:
-        return
-    try:
-        notify_session(session_id, what)
-    except Exception:  # noqa: BLE001
-        log.exception("could not notify session %s", session_id)
+    from labs.live import notify_session
+
+    notify_session(session_id, what)
 
 
 def checklist_context(session: LabSession, state: dict | None = None, statuses: list[CheckStatus] | None = None,

@@ -7,10 +7,13 @@ database (its whole current state, so a lost message is healed by the next).
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
 
 WHATS = ("status", "checks", "revisions", "dns")
 
@@ -38,5 +41,8 @@ def notify_session(session_id, what: str) -> None:
     """
     if what not in WHATS:
         raise ValueError(f"unknown part {what!r}; one of {', '.join(WHATS)}")
-    layer = get_channel_layer()
-    async_to_sync(layer.group_send)(group_name(session_id), {"type": "session.changed", "what": what})
+    try:
+        layer = get_channel_layer()
+        async_to_sync(layer.group_send)(group_name(session_id), {"type": "session.changed", "what": what})
+    except Exception:  # the page heals on the next message or on reconnect
+        logger.exception("could not notify session %s", session_id)

@@ -11,26 +11,19 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from labs.dns import delete_student_record
+from labs.live import notify_session
 from labs.models import LabSession, ManifestRevision
 from labs.sessions import end_session, expired_sessions, log, sessions_to_warn
 
 logger = logging.getLogger(__name__)
 
 
-def notify(session_id, what: str) -> None:
-    from labs.live import notify_session
-
-    try:
-        notify_session(session_id, what)
-    except Exception:  # the page heals on the next message or reconnect
-        logger.exception("could not notify session %s", session_id)
-
-
 def _progress(session: LabSession):
     def report(message: str) -> None:
         LabSession.objects.filter(pk=session.pk).update(progress=message)
         session.progress = message
-        notify(session.pk, "status")
+        notify_session(session.pk, "status")
 
     return report
 
@@ -64,7 +57,7 @@ def provision_session(session_id: str) -> None:
                     teardown(session, lambda _message: None)
                 except ProvisioningError as exc:
                     log(session, "error", f"Cleanup after an early end failed: {exc}")
-    notify(session.pk, "status")
+    notify_session(session.pk, "status")
 
 
 @shared_task(acks_late=True)
@@ -75,12 +68,7 @@ def teardown_session(session_id: str) -> None:
     if session is None or session.state != LabSession.State.ENDING:
         return
     try:
-        try:
-            from labs.dns import delete_student_record
-
-            delete_student_record(session)
-        except ImportError:
-            pass
+        delete_student_record(session)
         teardown(session, _progress(session))
     except ProvisioningError as exc:
         # Stay in ENDING with the reason shown; expiry retries the cleanup later.
@@ -91,7 +79,7 @@ def teardown_session(session_id: str) -> None:
             state=LabSession.State.ENDED, ended_at=timezone.now(), progress="", error=""
         )
         log(session, "ended", "Namespace and load balancers released")
-    notify(session.pk, "status")
+    notify_session(session.pk, "status")
 
 
 @shared_task(acks_late=True)
@@ -106,7 +94,7 @@ def apply_revision(revision_id: int, dry_run_only: bool = False) -> None:
         ManifestRevision.objects.filter(pk=revision.pk, status=ManifestRevision.Status.APPLYING).update(
             status=ManifestRevision.Status.FAILED,
             message="Something went wrong on the server while applying; nothing more was applied. Try again.")
-        notify(revision.session_id, "revisions")
+        notify_session(revision.session_id, "revisions")
 
 
 def _apply_revision(revision: ManifestRevision, dry_run_only: bool) -> None:
@@ -119,7 +107,7 @@ def _apply_revision(revision: ManifestRevision, dry_run_only: bool) -> None:
         revision.status = ManifestRevision.Status.FAILED
         revision.message = "The lab is not running, so nothing was applied."
         revision.save(update_fields=["status", "message"])
-        notify(session.pk, "revisions")
+        notify_session(session.pk, "revisions")
         return
     validation = validate_manifests(revision.text, namespace=session.namespace, policy=load_lab(session.lab_slug).policy())
     if not validation.ok:
@@ -127,12 +115,12 @@ def _apply_revision(revision: ManifestRevision, dry_run_only: bool) -> None:
         revision.problems = [p.to_dict() for p in validation.problems]
         revision.message = "The manifests have problems; nothing was applied."
         revision.save(update_fields=["status", "problems", "message"])
-        notify(session.pk, "revisions")
+        notify_session(session.pk, "revisions")
         return
 
     def step(message: str) -> None:
         ManifestRevision.objects.filter(pk=revision.pk).update(message=message)
-        notify(session.pk, "revisions")
+        notify_session(session.pk, "revisions")
 
     step("Dry run on the cluster…")
     results = dry_run_documents(session, validation.documents)
@@ -159,7 +147,7 @@ def _apply_revision(revision: ManifestRevision, dry_run_only: bool) -> None:
         revision.save(update_fields=["status", "result", "problems", "message", "applied_at"])
         if revision.status == ManifestRevision.Status.APPLIED:
             log(session, "apply", f"Revision {revision.number}: {revision.message}")
-    notify(session.pk, "revisions")
+    notify_session(session.pk, "revisions")
 
 
 @shared_task
@@ -168,7 +156,7 @@ def expire_sessions() -> None:
     for session in sessions_to_warn():
         LabSession.objects.filter(pk=session.pk).update(warned=True)
         log(session, "warning", "The lab ends in a few minutes")
-        notify(session.pk, "status")
+        notify_session(session.pk, "status")
     now = timezone.now()
     for session in expired_sessions(now):
         end_session(session, reason="time is up", expired_before=now)

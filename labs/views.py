@@ -16,10 +16,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from labs import fragments, sessions
 from labs.access import get_session_or_404
+from labs.checks import checklist_context
 from labs.content_loader import LabNotFound, all_labs, load_lab
+from labs.dns import dns_context
 from labs.fragments import script_json
 from labs.manifests import validate_manifests
 from labs.models import LabSession, ManifestRevision
+from labs.panel import panel_context
 
 
 def _lab_or_404(slug):
@@ -78,27 +81,8 @@ def session_page(request, session_id):
 
 
 def _live_contexts(session):
-    """Contexts of the live widgets drawn by other modules (panel, checklist, DNS)."""
-    context = {}
-    try:
-        from labs.views_panel import panel_context
-
-        context.update(panel_context(session))
-    except ImportError:
-        pass
-    try:
-        from labs.checks import checklist_context
-
-        context.update(checklist_context(session))
-    except ImportError:
-        pass
-    try:
-        from labs.dns import dns_context
-
-        context.update(dns_context(session))
-    except ImportError:
-        pass
-    return context
+    """Contexts of the live widgets: panel, checklist and DNS."""
+    return {**panel_context(session), **checklist_context(session), **dns_context(session)}
 
 
 def _problems_response(request, session, validation, *, message=""):

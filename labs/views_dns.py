@@ -51,9 +51,6 @@ def _after_record_change(session: LabSession) -> None:
         maybe_enqueue_probe(session, state, force=True)
     except Exception:  # noqa: BLE001 - the record is set; the checks follow with the next change
         log.exception("could not start the DNS probe of session %s", session.id)
-    try:
-        from labs.live import notify_session
+    from labs.live import notify_session
 
-        notify_session(session.id, "dns")
-    except Exception:  # noqa: BLE001
-        pass
+    notify_session(session.id, "dns")

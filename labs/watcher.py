@@ -119,10 +119,8 @@ class Publisher:
 
 
 def _checks_hook():
-    try:
-        from labs.checks import on_namespace_change
-    except ImportError:
-        return None
+    from labs.checks import on_namespace_change
+
     return on_namespace_change
 
 
