@@ -125,7 +125,8 @@ def reprovision_missing_namespaces(namespace_exists) -> list[LabSession]:
     from labs.tasks import provision_session
 
     redone = []
-    for session in LabSession.objects.filter(state=LabSession.State.READY).select_related("cluster"):
+    running = LabSession.objects.filter(state=LabSession.State.READY, expires_at__gt=timezone.now())
+    for session in running.select_related("cluster"):
         if namespace_exists(session) is not False:
             continue
         updated = LabSession.objects.filter(pk=session.pk, state=LabSession.State.READY).update(

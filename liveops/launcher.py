@@ -79,15 +79,20 @@ def _interrupt(_signum, _frame):
 
 
 def main():
+    use_sandbox = os.environ.get("LIVEOPS_SANDBOX", "1") != "0"
+    # With the sandbox, DNS is its server; without it, the system resolvers (where the
+    # real sslip.io works) and no student zone unless one is configured.
+    dns_default = f"127.0.0.1:{DNS_PORT}" if use_sandbox else ""
     env = {
         "LIVEOPS_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
         "LIVEOPS_KUBECONFIG": os.environ.get("LIVEOPS_KUBECONFIG", str(VAR / "sandbox" / "kubeconfig")),
-        "LIVEOPS_DNS_RESOLVERS": os.environ.get("LIVEOPS_DNS_RESOLVERS", f"127.0.0.1:{DNS_PORT}"),
-        "LIVEOPS_DNS_UPDATE_SERVER": os.environ.get("LIVEOPS_DNS_UPDATE_SERVER", f"127.0.0.1:{DNS_PORT}"),
+        "LIVEOPS_DNS_RESOLVERS": os.environ.get("LIVEOPS_DNS_RESOLVERS", dns_default),
+        "LIVEOPS_DNS_UPDATE_SERVER": os.environ.get("LIVEOPS_DNS_UPDATE_SERVER", dns_default),
+        "LIVEOPS_DNS_ZONE": os.environ.get("LIVEOPS_DNS_ZONE", "lab.test" if use_sandbox else ""),
     }
     os.environ.update(env)
-    use_sandbox = os.environ.get("LIVEOPS_SANDBOX", "1") != "0"
-    for port, what in ((WEB_PORT, "the web server"), (REDIS_PORT, "Redis"), (SANDBOX_PORT, "the sandbox")):
+    ports = [(WEB_PORT, "the web server"), (REDIS_PORT, "Redis")] + ([(SANDBOX_PORT, "the sandbox")] if use_sandbox else [])
+    for port, what in ports:
         if port_in_use(port):
             print(f"Port {port} (for {what}) is already in use: is `make run` already running? Stop it first.")
             return 1
