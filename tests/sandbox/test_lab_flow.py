@@ -22,6 +22,9 @@ def test_it_runs_the_loadbalancer_lab(sandbox, namespace):
 
     wait_for(lambda: {"EnsuringLoadBalancer", "EnsuredLoadBalancer"} <= reasons(sandbox, namespace, "lb-test-svc"),
              message="load balancer events")
+    # As on a real cluster, the endpoints controller follows pod readiness a moment later.
+    wait_for(lambda: len((get_json(sandbox, "-n", namespace, "endpoints", "lb-test-svc").get("subsets") or [{}])[0]
+                         .get("addresses") or []) == 3, message="three ready endpoints")
     described = sandbox.kubectl("-n", namespace, "describe", "svc", "lb-test-svc").stdout
     assert "EnsuringLoadBalancer" in described and "EnsuredLoadBalancer" in described
     endpoints_line = next(line for line in described.splitlines() if line.startswith("Endpoints:"))
