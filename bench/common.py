@@ -28,7 +28,14 @@ BASE = Path(__file__).resolve().parent.parent
 if str(BASE) not in sys.path:
     sys.path.insert(0, str(BASE))
 
-from tests.services import PYTHON, Service, free_port, free_tcp_udp_port, wait_for_port  # noqa: E402,F401
+from tests.services import (  # noqa: E402,F401
+    PYTHON,
+    Service,
+    free_port,
+    free_tcp_udp_port,
+    tcp_connections_to,
+    wait_for_port,
+)
 
 LAB = "loadbalancer"
 
@@ -270,33 +277,6 @@ def rss_mib(pgid: int) -> float:
         except OSError:
             continue
     return total / 1024
-
-
-def tcp_connections_to(pid: int, port: int) -> int:
-    """Established TCP connections of process `pid` whose remote port is `port` (from /proc)."""
-    inodes = set()
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        return 0
-    count = 0
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            parts = line.split()
-            remote_port = int(parts[2].rsplit(":", 1)[1], 16)
-            if remote_port == port and parts[3] == "01" and parts[9] in inodes:
-                count += 1
-    return count
 
 
 # -- figures ---------------------------------------------------------------------

@@ -12,13 +12,12 @@ from kubernetes.client import ApiException
 from urllib3.exceptions import HTTPError
 
 from labs import cluster as kube
+from labs.editing import editable
 from labs.models import LabSession
 
 FIELD_MANAGER = "liveops-lab"
 REQUEST_TIMEOUT = 20
 APPLY = "application/apply-patch+yaml"
-NOISE_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
-NOISE_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
 
 
 @dataclass
@@ -58,26 +57,9 @@ def _raw(call, *args, **kwargs) -> dict:
     return json.loads(resp.data)
 
 
-def comparable(obj: dict | None) -> dict:
-    """The object without the fields the server manages, for diffs."""
-    if not obj:
-        return {}
-    obj = json.loads(json.dumps(obj))
-    obj.pop("status", None)
-    meta = obj.get("metadata", {})
-    for key in NOISE_METADATA:
-        meta.pop(key, None)
-    annotations = meta.get("annotations") or {}
-    for key in NOISE_ANNOTATIONS:
-        annotations.pop(key, None)
-    if not annotations:
-        meta.pop("annotations", None)
-    return obj
-
-
 def yaml_diff(before: dict | None, after: dict | None, name: str) -> str:
-    a = yaml.safe_dump(comparable(before), sort_keys=True).splitlines() if before else []
-    b = yaml.safe_dump(comparable(after), sort_keys=True).splitlines() if after else []
+    a = yaml.safe_dump(editable(before), sort_keys=True).splitlines() if before else []
+    b = yaml.safe_dump(editable(after), sort_keys=True).splitlines() if after else []
     return "\n".join(difflib.unified_diff(a, b, f"live/{name}", f"applied/{name}", lineterm="", n=3))
 
 

@@ -1,7 +1,6 @@
 """The cluster watcher against a real sandbox cluster."""
 
 import asyncio
-import os
 import threading
 import time
 import uuid
@@ -14,6 +13,7 @@ from labs import state
 from labs import watcher as w
 from tests.labs.helpers import wait_for
 from tests.sandbox.conftest import start_sandbox, stop_sandbox
+from tests.services import tcp_connections_to
 
 POD = """
 apiVersion: v1
@@ -87,26 +87,6 @@ def new_cluster_watcher(sandbox, cluster_id, checks=None):
     publisher = w.Publisher()
     debouncer = w.ChecksDebouncer(hook=checks or Recorder())
     return w.ClusterWatcher(cluster_id, api, publisher, debouncer), publisher, debouncer
-
-
-def sockets_to(port: int) -> int:
-    """ESTABLISHED TCP connections of this process to 127.0.0.1:port."""
-    inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    count = 0
-    with open("/proc/self/net/tcp") as fh:
-        for line in fh.readlines()[1:]:
-            parts = line.split()
-            remote, st, inode = parts[2], parts[3], parts[9]
-            if st == "01" and int(remote.split(":")[1], 16) == port and inode in inodes:
-                count += 1
-    return count
 
 
 @pytest.fixture
@@ -190,14 +170,14 @@ def test_it_opens_one_watch_per_kind_whatever_the_number_of_sessions(sandbox, ru
     create_pod(sandbox, first, "web")
     wait_for(lambda: state.load_object(cw.cluster_id, first, "pods", "web"), message="the first pod")
     time.sleep(0.5)
-    before = sockets_to(sandbox.port)
+    before = tcp_connections_to("self", sandbox.port)
     more = [session_namespace(sandbox)[0] for _ in range(6)]
     for ns in more:
         create_pod(sandbox, ns, "web")
     for ns in more:
         wait_for(lambda ns=ns: state.load_object(cw.cluster_id, ns, "pods", "web"), message=f"the pod of {ns}")
     time.sleep(0.5)
-    after = sockets_to(sandbox.port)
+    after = tcp_connections_to("self", sandbox.port)
     kinds = [*w.LISTERS, w.NAMESPACES]
     assert {k: cw.stats[f"watch:{k}"] for k in kinds} == dict.fromkeys(kinds, 1)
     assert sum(cw.open_watches.values()) == len(kinds)
