@@ -18,6 +18,7 @@ run: deps
 	$(PY) -m liveops.launcher
 
 test: test-deps
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 deps: sysdeps-run venv frontend

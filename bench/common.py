@@ -201,9 +201,9 @@ def make_ready_sessions(users, cluster, threads: int = 8):
     from django.db import close_old_connections
     from django.utils import timezone
 
+    from labs.lifecycle import namespace_for
+    from labs.lifecycle.namespace import provision
     from labs.models import LabSession
-    from labs.provisioning import provision
-    from labs.sessions import namespace_for
 
     sessions = []
     for user in users:

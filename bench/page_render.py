@@ -89,7 +89,7 @@ def run(args) -> int:
             objects[doc["kind"]] = doc["metadata"]["name"]
         stack.start_watcher()
         stack.start_web()
-        from labs import state as live_state
+        from clouds.watch import state as live_state
 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -57,7 +57,7 @@ def create_services(core, sessions, threads: int) -> None:
 
 def wait_for_state(stack, sessions, timeout: float) -> float:
     """Until the watcher has the Service of every namespace in Redis; returns the seconds it took."""
-    from labs import state as live_state
+    from clouds.watch import state as live_state
 
     r = live_state.client()
     start = time.monotonic()

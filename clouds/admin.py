@@ -1,6 +1,8 @@
+import yaml
 from django import forms
 from django.contrib import admin
 
+from clouds.kubeconfigs import KubeconfigError, check_kubeconfig, check_kubeconfig_path
 from clouds.models import CloudCredential, Cluster
 
 
@@ -43,20 +45,25 @@ class ClusterForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if data.get("kubeconfig_path"):
+            try:
+                check_kubeconfig_path(data["kubeconfig_path"])
+            except KubeconfigError as exc:
+                self.add_error("kubeconfig_path", exc.message)
         if not data.get("kubeconfig") and self.instance.pk and self.instance.kubeconfig:
             data["kubeconfig"] = self.instance.kubeconfig
             return data
         if not data.get("kubeconfig") and not data.get("kubeconfig_path"):
             raise forms.ValidationError("Give either a kubeconfig or the path of a kubeconfig file.")
         if data.get("kubeconfig"):
-            import yaml
-
             try:
                 parsed = yaml.safe_load(data["kubeconfig"])
             except yaml.YAMLError as exc:
                 raise forms.ValidationError({"kubeconfig": f"This is not valid YAML: {exc}"}) from None
-            if not isinstance(parsed, dict) or not parsed.get("clusters"):
-                raise forms.ValidationError({"kubeconfig": "This does not look like a kubeconfig (no clusters)."})
+            try:
+                check_kubeconfig(parsed, "kubeconfig")
+            except KubeconfigError as exc:
+                raise forms.ValidationError({"kubeconfig": exc.message}) from None
         return data
 
     def save(self, commit=True):

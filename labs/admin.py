@@ -16,11 +16,22 @@ class SessionLogInline(admin.TabularInline):
 
 @admin.register(LabSession)
 class LabSessionAdmin(admin.ModelAdmin):
-    list_display = ("user", "lab_slug", "state", "namespace", "cluster", "created", "expires_at")
+    list_display = ("user", "lab_slug", "state", "namespace", "cluster", "created", "expires_at", "problem")
     list_filter = ("state", "lab_slug", "cluster")
     search_fields = ("user__username", "namespace")
-    readonly_fields = ("id", "namespace", "created", "ready_at", "ended_at")
+    readonly_fields = ("id", "namespace", "created", "ready_at", "ended_at", "error", "progress",
+                       "cleanup_attempts", "cleanup_retry_at")
     inlines = [SessionLogInline]
+
+    @admin.display(description="Why it is stuck")
+    def problem(self, session):
+        """A failed provisioning or a cleanup that keeps failing, with its next try."""
+        if not session.error:
+            return ""
+        if session.state == LabSession.State.ENDING and session.cleanup_retry_at:
+            return (f"{session.error} (cleanup attempt {session.cleanup_attempts}; "
+                    f"next try {session.cleanup_retry_at:%H:%M:%S} UTC)")
+        return session.error
 
 
 @admin.register(ManifestRevision)

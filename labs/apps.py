@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class LabsConfig(AppConfig):
     name = "labs"
     verbose_name = "Labs"
+
+    def ready(self):
+        from labs.live.watching import subscribe_sessions
+
+        subscribe_sessions()

@@ -6,6 +6,7 @@ Pure Python: no Django, no cluster. A lab is a folder; adding a folder adds a la
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import string
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import yaml
 
 from labs.manifests import Policy
 
+logger = logging.getLogger(__name__)
 CONTENT_ROOT = Path(__file__).resolve().parent / "content"
 LAB_FILE = "lab.yaml"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -146,6 +148,21 @@ def load_lab(slug: str, root: Path | str | None = None) -> LabContent:
     if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
         raise LabNotFound(f"No lab called {slug!r}")
     return _load_lab(slug, _root(root))
+
+
+def lab_or_none(slug: str) -> LabContent | None:
+    """The lab's content, or None when it was removed (or broke) since a session started.
+
+    Pages, checks and tasks of a running session use this: a lab taken away
+    must not break them. Starting a lab uses load_lab, which says why not.
+    """
+    try:
+        return load_lab(slug)
+    except LabNotFound:
+        return None
+    except Exception:  # broken content: logged, and the session's pages keep working
+        logger.exception("could not load lab %s", slug)
+        return None
 
 
 def all_labs(root: Path | str | None = None) -> list[LabContent]:

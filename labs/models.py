@@ -28,7 +28,10 @@ class LabSession(models.Model):
         ENDED = "ended", "Ended"
         FAILED = "failed", "Failed"
 
+    # Sessions whose namespace may exist on the cluster.
     ACTIVE_STATES = (State.PROVISIONING, State.READY, State.ENDING)
+    # Sessions a student works in: one at most per student and lab.
+    RUNNING_STATES = (State.PROVISIONING, State.READY)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_sessions")
@@ -45,6 +48,9 @@ class LabSession(models.Model):
     warned = models.BooleanField(default=False)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=100, blank=True)
+    # Failed cleanups: how many, and when the next try is due (the delay grows).
+    cleanup_attempts = models.PositiveIntegerField(default=0)
+    cleanup_retry_at = models.DateTimeField(null=True, blank=True)
     # The editor's text as last seen by the server, so nothing typed is lost on reload.
     draft = models.TextField(blank=True)
 
@@ -53,8 +59,8 @@ class LabSession(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "lab_slug"],
-                condition=models.Q(state__in=["provisioning", "ready", "ending"]),
-                name="one_active_session_per_lab",
+                condition=models.Q(state__in=["provisioning", "ready"]),
+                name="one_running_session_per_lab",
             )
         ]
 
@@ -66,9 +72,17 @@ class LabSession(models.Model):
         return self.state in self.ACTIVE_STATES
 
     @property
+    def is_running(self):
+        return self.state in self.RUNNING_STATES
+
+    @property
     def group_name(self):
         """The channel-layer group that receives this session's live updates."""
         return f"session-{self.id.hex}"
+
+    def record(self, kind: str, message: str) -> "SessionLog":
+        """Write what happened to the session's history."""
+        return SessionLog.objects.create(session=self, kind=kind, message=message)
 
 
 class SessionLog(models.Model):
@@ -123,9 +137,9 @@ class CheckResult(models.Model):
 
 
 class DnsRecord(models.Model):
-    """The A record a student set in the lab's DNS zone."""
+    """The A record a student set in the lab's DNS zone (a name belongs to one session at a time)."""
 
     session = models.OneToOneField(LabSession, on_delete=models.CASCADE, related_name="dns_record")
-    name = models.CharField(max_length=253)
+    name = models.CharField(max_length=253, unique=True)
     address = models.GenericIPAddressField(protocol="IPv4")
     updated = models.DateTimeField(auto_now=True)

@@ -1,19 +1,29 @@
-from django.urls import include, path
+from django.urls import path
 
-from labs import views
+from labs.views import objects, pages
 
 app_name = "labs"
 
 urlpatterns = [
-    path("", views.catalogue, name="catalogue"),
-    path("labs/<slug:slug>/start/", views.start, name="start"),
-    path("sessions/<uuid:session_id>/", views.session_page, name="session"),
-    path("sessions/<uuid:session_id>/status/", views.status_fragment, name="status"),
-    path("sessions/<uuid:session_id>/validate/", views.validate, name="validate"),
-    path("sessions/<uuid:session_id>/apply/", views.apply, name="apply"),
-    path("sessions/<uuid:session_id>/revisions/<int:number>/", views.revision_detail, name="revision"),
-    path("sessions/<uuid:session_id>/end/", views.end, name="end"),
-    path("sessions/<uuid:session_id>/extend/", views.extend, name="extend"),
-    path("sessions/<uuid:session_id>/dns/", views.dns_record, name="dns_record"),
-    path("sessions/<uuid:session_id>/objects/", include("labs.urls_objects")),
+    path("", pages.catalogue, name="catalogue"),
+    path("labs/<slug:slug>/start/", pages.start, name="start"),
+    path("sessions/<uuid:session_id>/", pages.session_page, name="session"),
+    path("sessions/<uuid:session_id>/status/", pages.status_fragment, name="status"),
+    path("sessions/<uuid:session_id>/validate/", pages.validate, name="validate"),
+    path("sessions/<uuid:session_id>/apply/", pages.apply, name="apply"),
+    path("sessions/<uuid:session_id>/revisions/<int:number>/", pages.revision_detail, name="revision"),
+    path("sessions/<uuid:session_id>/end/", pages.end, name="end"),
+    path("sessions/<uuid:session_id>/extend/", pages.extend, name="extend"),
+    path("sessions/<uuid:session_id>/dns/", pages.dns_record, name="dns_record"),
+    # The live panel's object actions.
+    path("sessions/<uuid:session_id>/objects/<str:kind>/<str:name>/describe/", objects.describe,
+         name="object_describe"),
+    path("sessions/<uuid:session_id>/objects/<str:kind>/<str:name>/yaml/", objects.download_yaml, name="object_yaml"),
+    path("sessions/<uuid:session_id>/objects/<str:kind>/<str:name>/edit/", objects.edit_in_editor,
+         name="object_edit"),
+    path("sessions/<uuid:session_id>/objects/<str:kind>/<str:name>/delete/", objects.delete, name="object_delete"),
+    path("sessions/<uuid:session_id>/objects/deployments/<str:name>/scale/", objects.scale, name="object_scale"),
+    path("sessions/<uuid:session_id>/objects/deployments/<str:name>/restart/", objects.restart,
+         name="object_restart"),
+    path("sessions/<uuid:session_id>/objects/pods/<str:name>/logs/", objects.logs, name="object_logs"),
 ]

@@ -18,6 +18,7 @@ def preload_cluster_clients(**_kwargs):
 
     for name in ("CoreV1Api", "AppsV1Api", "ApiClient", "V1Namespace", "V1Service", "V1Deployment"):
         getattr(kubernetes.client, name)
-    import labs.apply  # noqa: F401
-    import labs.probes  # noqa: F401
-    import labs.provisioning  # noqa: F401
+    from django.conf import settings
+
+    for module in settings.CELERY_IMPORTS:
+        __import__(module)

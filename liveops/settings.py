@@ -124,6 +124,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # The default cluster: a kubeconfig file (the sandbox's, written by `make run`).
 LIVEOPS_KUBECONFIG = os.environ.get("LIVEOPS_KUBECONFIG", str(VAR_DIR / "sandbox" / "kubeconfig"))
+# Directories a cluster's kubeconfig file may be read from (the admin's "kubeconfig path");
+# the directory of LIVEOPS_KUBECONFIG is always allowed.
+LIVEOPS_KUBECONFIG_DIRS = [d for d in os.environ.get("LIVEOPS_KUBECONFIG_DIRS", str(VAR_DIR)).split(",") if d]
 
 # DNS: resolvers used by the DNS check ("host:port" list). Empty means the
 # system resolvers. The embedded default is the sandbox's DNS server.
@@ -146,6 +149,14 @@ LOGGING = {
     "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
 
-# Modules the Celery worker loads besides each app's tasks.py.
-CELERY_IMPORTS = ("labs.probes", "labs.object_tasks")
+# The modules that define Celery tasks (each task has an explicit name, so moving a
+# module never renames a queued task or a beat entry).
+CELERY_IMPORTS = (
+    "labs.lifecycle.provision",
+    "labs.lifecycle.end",
+    "labs.lifecycle.expire",
+    "labs.revisions.run",
+    "labs.checks.probes",
+    "labs.live.actions",
+)
 

@@ -1,7 +1,10 @@
 """Fixtures shared by every test: a private Redis wired into the settings."""
 
+import os
+
 import pytest
 
+from tests.sandbox.conftest import SANDBOX_TMP
 from tests.services import start_redis
 
 
@@ -21,6 +24,9 @@ def _wire_redis(redis_url):
     from liveops.celery import app
 
     settings.REDIS_URL = redis_url
+    # The test sandboxes' kubeconfigs may be read, here and by the processes tests start.
+    settings.LIVEOPS_KUBECONFIG_DIRS = [*settings.LIVEOPS_KUBECONFIG_DIRS, SANDBOX_TMP]
+    os.environ["LIVEOPS_KUBECONFIG_DIRS"] = ",".join(settings.LIVEOPS_KUBECONFIG_DIRS)
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [redis_url]}}
     }

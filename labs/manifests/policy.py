@@ -102,6 +102,25 @@ def check_policy(documents: list[Document], *, namespace: str, policy: Policy) -
         problems.extend(_images(doc, policy))
         problems.extend(_replicas(doc, policy))
         problems.extend(_service_addresses(doc))
+        problems.extend(_finalizers(doc))
+    return problems
+
+
+# Where an object (or the pods a Deployment makes) would carry finalizers.
+FINALIZER_PATHS = (("metadata", "finalizers"), ("spec", "template", "metadata", "finalizers"))
+
+
+def _finalizers(doc: Document) -> list[Problem]:
+    """A finalizer no controller of the lab removes would keep the object, and the lab, from ever ending."""
+    problems = []
+    for path in FINALIZER_PATHS:
+        if dig(doc.obj, path) not in (None, []):
+            where = ".".join(path)
+            problems.append(doc.problem(
+                "finalizers", path,
+                f"{doc.title}: {where} holds the object when it is deleted until a controller removes it; "
+                "no controller of this lab would, so it could never be deleted.",
+                f"Remove {where}: the cluster and the cloud add the finalizers they need themselves."))
     return problems
 
 

@@ -18,10 +18,11 @@ def test_it_explains_a_pasted_kubeconfig_that_is_not_yaml(admin_client):
     assert not Cluster.objects.filter(name="x").exists()
 
 
-def test_it_keeps_one_default_cluster(admin_client):
-    Cluster.objects.create(name="old", kubeconfig_path="/a", is_default=True)
+def test_it_keeps_one_default_cluster(admin_client, settings):
+    Cluster.objects.create(name="old", kubeconfig_path=f"{settings.VAR_DIR}/a", is_default=True)
     r = admin_client.post("/admin/clouds/cluster/add/", {
-        "name": "new", "kubeconfig": "", "kubeconfig_path": "/b", "is_default": "on", "context": ""})
+        "name": "new", "kubeconfig": "", "kubeconfig_path": f"{settings.VAR_DIR}/b", "is_default": "on",
+        "context": ""})
     assert r.status_code == 302
     assert list(Cluster.objects.filter(is_default=True).values_list("name", flat=True)) == ["new"]
 
@@ -42,3 +43,52 @@ def test_it_never_shows_a_stored_kubeconfig_and_keeps_it_when_left_empty(admin_c
     assert r.status_code == 302
     cluster.refresh_from_db()
     assert cluster.name == "real-renamed" and "tok-s3cr3t" in cluster.kubeconfig
+
+
+KUBECONFIG_WITH_USER = (
+    "apiVersion: v1\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:6443'}}}}]\n"
+    "contexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\n"
+    "users: [{{name: u, user: {user}}}]\n"
+)
+
+
+@pytest.mark.parametrize("user, field", [
+    ("{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/touch, args: [/tmp/pwned]}}", "exec"),
+    ("{auth-provider: {name: oidc, config: {client-id: x}}}", "auth-provider"),
+])
+def test_it_refuses_a_kubeconfig_that_would_run_a_command(admin_client, user, field):
+    r = admin_client.post("/admin/clouds/cluster/add/", {
+        "name": "evil", "kubeconfig": KUBECONFIG_WITH_USER.format(user=user), "kubeconfig_path": "", "context": ""})
+    assert r.status_code == 200
+    errors = r.context["adminform"].form.errors
+    assert f"users[0].user.{field}" in errors["kubeconfig"][0]
+    assert "run a command on this server" in errors["kubeconfig"][0]
+    assert not Cluster.objects.filter(name="evil").exists()
+
+
+def test_it_refuses_a_kubeconfig_path_outside_the_allowed_directories(admin_client, settings, tmp_path):
+    settings.LIVEOPS_KUBECONFIG_DIRS = [str(tmp_path / "kubeconfigs")]
+    for path in ("/etc/passwd", str(tmp_path / "kubeconfigs" / ".." / "elsewhere"), "relative/kubeconfig"):
+        r = admin_client.post("/admin/clouds/cluster/add/", {
+            "name": "files", "kubeconfig": "", "kubeconfig_path": path, "context": ""})
+        assert r.status_code == 200
+        assert "kubeconfig_path" in r.context["adminform"].form.errors
+    assert not Cluster.objects.filter(name="files").exists()
+    inside = tmp_path / "kubeconfigs" / "lab-cluster.yaml"
+    r = admin_client.post("/admin/clouds/cluster/add/", {
+        "name": "files", "kubeconfig": "", "kubeconfig_path": str(inside), "context": ""})
+    assert r.status_code == 302
+
+
+def test_it_never_runs_a_command_from_a_kubeconfig_stored_before(tmp_path):
+    """A cluster saved before the check (or written to the database directly) is refused when used."""
+    from clouds.kube import api_client
+    from clouds.kubeconfigs import KubeconfigError
+
+    marker = tmp_path / "ran"
+    user = f"{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: /bin/touch, args: [{marker}]}}}}"
+    cluster = Cluster.objects.create(name="old-evil", kubeconfig=KUBECONFIG_WITH_USER.format(user=user))
+    with pytest.raises(KubeconfigError) as info:
+        api_client(cluster).call_api("/version", "GET")
+    assert "users[0].user.exec" in info.value.message
+    assert not marker.exists()

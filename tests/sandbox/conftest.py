@@ -85,14 +85,23 @@ class SandboxProcess:
         return client.ApiClient(configuration)
 
 
-def start_sandbox(extra: tuple[str, ...] = ()) -> SandboxProcess:
+# Every test sandbox writes its kubeconfig below this directory (the product reads
+# kubeconfig files only from configured directories: the tests configure this one).
+SANDBOX_TMP = os.path.join(tempfile.gettempdir(), "liveops-test-sandboxes")
+
+
+def start_sandbox(extra: tuple[str, ...] = (), octet: int | None = None) -> SandboxProcess:
+    """A sandbox on free ports; its address ranges are 127.<octet>.x.x (random unless given,
+    so two sandboxes can be given the same ranges)."""
     port = free_port()
     dns_port = free_tcp_udp_port()
-    octet = random.randrange(30, 250)
+    if octet is None:
+        octet = random.randrange(30, 250)
     pod_cidr = f"127.{octet}.0.0/17"
     node_cidr = f"127.{octet}.128.0/24"
     lb_cidr = f"127.{octet}.129.0/24"
-    tmp = tempfile.mkdtemp(prefix="sandbox-test-")
+    os.makedirs(SANDBOX_TMP, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="sandbox-test-", dir=SANDBOX_TMP)
     kubeconfig = os.path.join(tmp, "kubeconfig")
     cmd = [
         sys.executable, "-m", "sandbox", "--port", str(port), "--kubeconfig", kubeconfig, "--fast",

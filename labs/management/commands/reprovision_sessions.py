@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand
 from kubernetes.client import ApiException
 from urllib3.exceptions import HTTPError
 
-from labs import cluster as kube
-from labs.sessions import reprovision_missing_namespaces
+from clouds import kube
+from labs.lifecycle import reprovision_missing_namespaces
 
 
 def namespace_exists(session):

@@ -1,0 +1,65 @@
+"""The subscription seam: what a feature wants to hear from the cluster watcher.
+
+A feature registers a Subscription (usually in its AppConfig.ready()): the
+namespaces it follows (those carrying a label), the kinds, and its callbacks.
+Every subscription is served by the same watches, one per cluster and kind,
+held by the one watcher process: a new subscriber never opens a watch.
+
+- `on_change(change)` runs in the watch thread for every change of a followed
+  object; it must be quick and returns the channel-layer messages to publish
+  as (group, message) pairs (each carries the object's whole state).
+- `on_settled(cluster_id, namespace, owner, state)` runs in a worker thread,
+  debounced per namespace, with the namespace's whole observed state: for work
+  that reads the database or queues tasks (checks, controllers).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Change:
+    cluster_id: object
+    namespace: str
+    owner: str  # the value of the subscription's label on the namespace
+    kind: str  # plural, as in clouds.kube.KINDS
+    name: str
+    object: dict | None  # the whole current state; None when it was deleted
+
+
+@dataclass(frozen=True, eq=False)
+class Subscription:
+    name: str
+    namespace_label: str
+    kinds: tuple[str, ...]
+    on_change: Callable[[Change], Iterable[tuple[str, dict]]] | None = None
+    on_settled: Callable[[object, str, str, dict], None] | None = None
+
+
+_lock = threading.Lock()
+_registry: dict[str, Subscription] = {}
+
+
+def subscribe(subscription: Subscription) -> Subscription:
+    """Register (or replace, by name) a subscription; the watcher serves it from its next start."""
+    from clouds.kube.kinds import KINDS
+
+    unknown = [k for k in subscription.kinds if k not in KINDS or not KINDS[k].namespaced]
+    if unknown:
+        raise ValueError(f"subscription {subscription.name}: no namespaced kind {', '.join(unknown)}")
+    with _lock:
+        _registry[subscription.name] = subscription
+    return subscription
+
+
+def subscriptions() -> list[Subscription]:
+    with _lock:
+        return list(_registry.values())
+
+
+def unsubscribe(name: str) -> None:
+    with _lock:
+        _registry.pop(name, None)

@@ -1,0 +1,129 @@
+"""The session page's own fragments (status, checks, revisions, DNS, problems): their templates and contexts.
+
+Each fragment template is used for the first render and for WebSocket updates
+(labs.live.consumer redraws one when labs.notify asks for it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from labs.checks import CheckStatus, diagnose, evaluate, lb_target, load_state
+from labs.checks.dns import records_enabled, relative_label, sslip_names, suggested_label, zone
+from labs.content_loader import lab_or_none
+from labs.lifecycle import warn_before_minutes
+from labs.models import DnsRecord, LabSession, ManifestRevision
+
+logger = logging.getLogger(__name__)
+
+
+def script_json(value) -> str:
+    """JSON safe to place inside a <script> element."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+STATUS_TEMPLATE = "labs/fragments/status.html"
+REVISIONS_TEMPLATE = "labs/fragments/revisions.html"
+CHECKLIST_TEMPLATE = "labs/fragments/checklist.html"
+DNS_TEMPLATE = "labs/fragments/dns.html"
+PROBLEMS_TEMPLATE = "labs/fragments/problems.html"
+
+
+def status_context(session: LabSession) -> dict:
+    lab = lab_or_none(session.lab_slug)
+    warn_before = warn_before_minutes(session)
+    remaining = (session.expires_at - timezone.now()).total_seconds()
+    return {
+        "session": session,
+        "lab": lab,
+        "remaining_minutes": max(0, int(remaining // 60)),
+        "can_extend": lab is not None and session.state == LabSession.State.READY and not session.extended,
+        "ending_soon": session.state == LabSession.State.READY and remaining < warn_before * 60,
+    }
+
+
+def revisions_context(session: LabSession) -> dict:
+    revisions = list(session.revisions.all()[:20])
+    latest = revisions[0] if revisions else None
+    return {
+        "revision_problems_json": script_json(latest.problems) if latest and latest.problems else "",
+        "session": session,
+        "revisions": revisions,
+        "latest": revisions[0] if revisions else None,
+        "busy": bool(revisions) and revisions[0].status == ManifestRevision.Status.APPLYING,
+    }
+
+
+def checklist_context(session: LabSession, state: dict | None = None, statuses: list[CheckStatus] | None = None,
+                      diagnoses: list | None = None) -> dict:
+    """The context of labs/fragments/checklist.html, from the database and the observed state."""
+    if state is None:
+        state = load_state(session)
+    lab = lab_or_none(session.lab_slug)
+    if statuses is None:
+        statuses = evaluate(session, state, lab=lab)
+    if diagnoses is None:
+        diagnoses = diagnose(session, state, statuses, lab=lab)
+    required = [s for s in statuses if not s.optional]
+    return {
+        "session": session,
+        "checks": statuses,
+        "diagnoses": diagnoses,
+        "passed_count": sum(1 for s in required if s.passed),
+        "required_count": len(required),
+        "all_passed": all(s.passed for s in required) and bool(required),
+    }
+
+
+def dns_context(session: LabSession, state: dict | None = None, *, error: str = "", error_field: str = "",
+                label: str = "", address: str = "", message: str = "") -> dict:
+    """The context of labs/fragments/dns.html, from the database and the observed state."""
+    if state is None:
+        state = load_state(session)
+    target = lb_target(state)
+    external_ip = target["ip"] if target and target.get("ip") else ""
+    record = DnsRecord.objects.filter(session=session).first()
+    sslip = []
+    if external_ip:
+        port = target.get("port") or 80
+        suffix = "" if port == 80 else f":{port}"
+        sslip = [{"name": n, "url": f"http://{n}{suffix}/"} for n in sslip_names(external_ip)]
+    record_url = ""
+    if record:
+        port = (target or {}).get("port") or 80
+        record_url = f"http://{record.name}{'' if port == 80 else f':{port}'}/"
+    return {
+        "session": session,
+        "dns_external_ip": external_ip,
+        "dns_external_hostname": (target or {}).get("hostname", ""),
+        "dns_sslip_names": sslip,
+        "dns_zone": zone(),
+        "dns_records_enabled": records_enabled(),
+        "dns_record": record,
+        "dns_record_url": record_url,
+        "dns_record_points_elsewhere": bool(record and external_ip and record.address != external_ip),
+        "dns_form_label": label or (relative_label(record.name) if record else suggested_label(session)),
+        "dns_form_address": address or external_ip or (record.address if record else ""),
+        "dns_error": error,
+        "dns_error_field": error_field,
+        "dns_message": message,
+    }
+
+
+# what -> (template, the function giving the template's context for a session)
+SESSION_FRAGMENTS = {
+    "status": (STATUS_TEMPLATE, status_context),
+    "revisions": (REVISIONS_TEMPLATE, revisions_context),
+    "checks": (CHECKLIST_TEMPLATE, checklist_context),
+    "dns": (DNS_TEMPLATE, dns_context),
+}
+
+
+def render_session_fragment(what: str, session: LabSession, read_only: bool = False) -> str:
+    """One of the page's own fragments (status, checks, revisions, dns), drawn from the database."""
+    template, context_for = SESSION_FRAGMENTS[what]
+    return render_to_string(template, {"session": session, **context_for(session), "read_only": read_only})

@@ -1,0 +1,37 @@
+"""What the lab hears from the cluster watcher: its subscription to session namespaces.
+
+Every change of an object in a session's namespace goes to the session's
+channel-layer group (its pages redraw the row), and the checks run once the
+namespace settles. Registered by labs.apps.LabsConfig.ready().
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from clouds.kube import NAMESPACED_KINDS
+from clouds.watch import Change, Subscription, subscribe
+from labs.checks.hook import on_namespace_change
+from labs.lifecycle.namespace import NAMESPACE_LABEL
+from labs.notify import group_name
+
+SUBSCRIPTION_NAME = "labs.sessions"
+
+
+def object_changed(change: Change) -> list[tuple[str, dict]]:
+    """The message every page of the session gets: the object's whole state (None when deleted)."""
+    message = {"type": "object.changed", "kind": change.kind, "name": change.name, "object": change.object}
+    return [(group_name(change.owner), message)]
+
+
+def namespace_settled(cluster_id, namespace: str, owner: str, state: dict) -> None:
+    on_namespace_change(uuid.UUID(owner), state)
+
+
+def subscription(on_settled=namespace_settled) -> Subscription:
+    return Subscription(SUBSCRIPTION_NAME, NAMESPACE_LABEL, NAMESPACED_KINDS, on_change=object_changed,
+                        on_settled=on_settled)
+
+
+def subscribe_sessions() -> Subscription:
+    return subscribe(subscription())

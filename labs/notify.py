@@ -1,0 +1,40 @@
+"""Telling open lab pages to redraw a part of themselves.
+
+Lifecycle, revisions and checks call notify_session(session_id, what) after
+they changed the database; each socket of the session redraws that part from
+the database (its whole current state, so a lost message is healed by the next).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+WHATS = ("status", "checks", "revisions", "dns")
+
+
+def group_name(session_id) -> str:
+    """The channel-layer group of a session (same as LabSession.group_name)."""
+    if not isinstance(session_id, uuid.UUID):
+        session_id = uuid.UUID(str(session_id))
+    return f"session-{session_id.hex}"
+
+
+def notify_session(session_id, what: str) -> None:
+    """Ask every open page of the session to redraw `what` (status, checks, revisions or dns).
+
+    A plain function for views and Celery tasks (not for code already running
+    in an event loop: await channel_layer.group_send there).
+    """
+    if what not in WHATS:
+        raise ValueError(f"unknown part {what!r}; one of {', '.join(WHATS)}")
+    try:
+        layer = get_channel_layer()
+        async_to_sync(layer.group_send)(group_name(session_id), {"type": "session.changed", "what": what})
+    except Exception:  # the page heals on the next message or on reconnect
+        logger.exception("could not notify session %s", session_id)

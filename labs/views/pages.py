@@ -1,0 +1,210 @@
+"""The student's pages: the lab catalogue and the lab session page with its actions (editor, end, extend, DNS)."""
+
+from __future__ import annotations
+
+import difflib
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Max
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from labs import lifecycle
+from labs.access import get_session_or_404
+from labs.content_loader import LabNotFound, all_labs, load_lab
+from labs.live import fragments
+from labs.live.fragments import checklist_context, dns_context, script_json
+from labs.live.panel import panel_context
+from labs.manifests import validate_manifests
+from labs.models import LabSession, ManifestRevision
+from labs.revisions import apply_revision
+from labs.views.dns import set_dns_record
+
+
+def _lab_or_404(slug):
+    try:
+        return load_lab(slug)
+    except LabNotFound:
+        raise Http404("No such lab") from None
+
+
+@login_required
+@require_GET
+def catalogue(request):
+    mine = LabSession.objects.filter(user=request.user)
+    running = {s.lab_slug: s for s in mine if s.is_running}
+    labs = [{"lab": lab, "active": running.get(lab.slug)} for lab in all_labs()]
+    past = [s for s in mine[:20] if not s.is_running]
+    return render(request, "labs/catalogue.html", {"labs": labs, "past": past})
+
+
+@login_required
+@require_POST
+def start(request, slug):
+    lab = _lab_or_404(slug)
+    session, _created = lifecycle.start_session(request.user, lab.slug)
+    return redirect("labs:session", session_id=session.id)
+
+
+def _editor_text(session: LabSession) -> str:
+    if session.draft:
+        return session.draft
+    latest = session.revisions.first()
+    return latest.text if latest else ""
+
+
+@login_required
+@require_GET
+def session_page(request, session_id):
+    session = get_session_or_404(request.user, session_id)
+    lab = _lab_or_404(session.lab_slug)
+    text = _editor_text(session)
+    validation = validate_manifests(text, namespace=session.namespace, policy=lab.policy()) if text.strip() else None
+    context = {
+        "session": session,
+        "lab": lab,
+        "text": text,
+        "problems": validation.problems if validation else [],
+        "examples_json": script_json({kind: lab.example(kind) for kind in ("Deployment", "Service")}),
+        "problems_json": script_json([p.to_dict() for p in validation.problems] if validation else []),
+        "history": session.log.all(),
+        "read_only": session.user_id != request.user.pk,
+        **fragments.status_context(session),
+        **fragments.revisions_context(session),
+    }
+    context.update(_live_contexts(session))
+    return render(request, "labs/session.html", context)
+
+
+def _live_contexts(session):
+    """Contexts of the live widgets: panel, checklist and DNS."""
+    return {**panel_context(session), **checklist_context(session), **dns_context(session)}
+
+
+def _problems_response(request, session, validation, *, message=""):
+    problems = [p.to_dict() for p in validation.problems]
+    html = render_to_string(
+        fragments.PROBLEMS_TEMPLATE,
+        {"session": session, "problems": validation.problems, "problems_json": script_json(problems),
+         "message": message, "ok": validation.ok, "documents": validation.documents},
+        request=request,
+    )
+    return HttpResponse(html)
+
+
+def _save_draft(session: LabSession, text: str, lab) -> None:
+    """Keep the editor's text, unless it is far beyond what the lab accepts."""
+    if len(text) <= 4 * lab.policy().max_bytes:
+        LabSession.objects.filter(pk=session.pk).update(draft=text)
+
+
+def _owned_running_session(request, session_id) -> LabSession:
+    session = get_session_or_404(request.user, session_id)
+    if session.user_id != request.user.pk:
+        raise Http404("Only the student who runs this lab can change it")
+    return session
+
+
+@login_required
+@require_POST
+def validate(request, session_id):
+    """Check the editor's text on the server (and keep it as the draft)."""
+    session = _owned_running_session(request, session_id)
+    text = request.POST.get("manifest", "")
+    lab = _lab_or_404(session.lab_slug)
+    _save_draft(session, text, lab)
+    validation = validate_manifests(text, namespace=session.namespace, policy=lab.policy())
+    return _problems_response(request, session, validation)
+
+
+@login_required
+@require_POST
+def apply(request, session_id):
+    """Validate, then hand the text to a Celery task (dry run, diff, server-side apply)."""
+    session = _owned_running_session(request, session_id)
+    text = request.POST.get("manifest", "")
+    dry_run = request.POST.get("action") == "dry-run"
+    lab = _lab_or_404(session.lab_slug)
+    _save_draft(session, text, lab)
+    validation = validate_manifests(text, namespace=session.namespace, policy=lab.policy())
+    if not validation.documents and validation.ok:
+        return _problems_response(request, session, validation, message="There is nothing to apply yet: write or insert a Deployment and a Service.")
+    if not validation.ok:
+        return _problems_response(request, session, validation, message="Fix the problems below; nothing was applied.")
+    if session.state == LabSession.State.PROVISIONING:
+        return _problems_response(request, session, validation,
+                                  message="Your namespace is still being prepared: apply again in a moment.")
+    if session.state != LabSession.State.READY:
+        return _problems_response(request, session, validation, message="The lab is not running, so nothing can be applied.")
+    busy = session.revisions.filter(status=ManifestRevision.Status.APPLYING,
+                                    created__gte=timezone.now() - timedelta(minutes=2)).first()
+    if busy:
+        return _problems_response(request, session, validation,
+                                  message=f"Revision {busy.number} is still being applied: wait for it to finish.")
+    with transaction.atomic():
+        number = (session.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+        revision = ManifestRevision.objects.create(
+            session=session, number=number, text=text, status=ManifestRevision.Status.APPLYING,
+            message="Waiting for a worker…",
+        )
+        transaction.on_commit(lambda: apply_revision.delay(revision.pk, dry_run_only=dry_run))
+    what = "Dry run" if dry_run else "Apply"
+    return _problems_response(request, session, validation, message=f"{what} of revision {number} started.")
+
+
+@login_required
+@require_GET
+def revision_detail(request, session_id, number):
+    session = get_session_or_404(request.user, session_id)
+    revision = session.revisions.filter(number=number).first()
+    if revision is None:
+        raise Http404("No such revision")
+    previous = session.revisions.filter(number__lt=number).first()
+    diff = "\n".join(
+        difflib.unified_diff(
+            (previous.text if previous else "").splitlines(), revision.text.splitlines(),
+            f"revision {previous.number}" if previous else "(empty)", f"revision {revision.number}", lineterm="",
+        )
+    )
+    return render(request, "labs/revision.html", {"session": session, "revision": revision, "previous": previous, "diff": diff})
+
+
+@login_required
+@require_POST
+def end(request, session_id):
+    session = _owned_running_session(request, session_id)
+    lifecycle.end_session(session)
+    if request.htmx:
+        return HttpResponse(render_to_string(fragments.STATUS_TEMPLATE, fragments.status_context(session), request=request))
+    return redirect("labs:session", session_id=session.id)
+
+
+@login_required
+@require_POST
+def extend(request, session_id):
+    session = _owned_running_session(request, session_id)
+    error = lifecycle.extend_session(session)
+    context = {**fragments.status_context(session), "error": error}
+    if request.htmx:
+        return HttpResponse(render_to_string(fragments.STATUS_TEMPLATE, context, request=request))
+    return redirect("labs:session", session_id=session.id)
+
+
+@login_required
+@require_POST
+def dns_record(request, session_id):
+    session = _owned_running_session(request, session_id)
+    return set_dns_record(request, session)
+
+
+@login_required
+@require_GET
+def status_fragment(request, session_id):
+    session = get_session_or_404(request.user, session_id)
+    context = {**fragments.status_context(session), "read_only": session.user_id != request.user.pk}
+    return HttpResponse(render_to_string(fragments.STATUS_TEMPLATE, context, request=request))
