@@ -1,11 +1,18 @@
-"""Scheduler and simulated kubelet: binds pods to nodes round-robin, "pulls" images,
-starts containers (real HTTP servers on the pod IP), crash-loops containers whose
-command exits, and finishes terminating pods."""
+"""Scheduler and simulated kubelet: binds pods to nodes round-robin, creates each pod's
+sandbox (a loopback address free on the machine, with the containers' ports bound on
+it), "pulls" images, starts containers (real HTTP servers on the pod IP), crash-loops
+containers whose command exits, and finishes terminating pods.
+
+A port that cannot be bound on the pod's address (another process holds it) fails
+the sandbox as a real kubelet reports a CNI failure: a FailedCreatePodSandBox
+warning naming the address and port, the pod stays Pending and not Ready (so no
+Service sends it traffic), and the sandbox is tried again later on a new address."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
 
@@ -19,6 +26,11 @@ log = logging.getLogger("sandbox.kubelet")
 
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _strerror(e: OSError) -> str:
+    """"address already in use", as Go's net package words it (asyncio wraps the message)."""
+    return (os.strerror(e.errno) if e.errno else str(e)).lower()
 
 
 def qos_class(pod: dict) -> str:
@@ -52,6 +64,7 @@ class ContainerState:
         self.restart_count = 0
         self.container_id = ""
         self.image_id = ""
+        self.servers: list[PodHTTPServer] = []  # bound with the sandbox, serving once started
 
     def status(self) -> dict:
         out = {
@@ -113,6 +126,7 @@ class KubeletController(Controller):
                     t.cancel()
             await rt.close_servers()
         self.pods.clear()
+        self.pool.close()
 
     # ---- reconcile -------------------------------------------------------------------------
 
@@ -198,7 +212,8 @@ class KubeletController(Controller):
                     phase = "Running"
             st["phase"] = phase
             if rt.node:
-                set_condition(conds, "PodReadyToStartContainers", "True", now=ts, probe_times=True)
+                set_condition(conds, "PodReadyToStartContainers", "True" if rt.ip else "False", now=ts,
+                              probe_times=True)
                 set_condition(conds, "Initialized", "True" if rt.initialized else "False",
                               None if rt.initialized else "ContainersNotInitialized",
                               None if rt.initialized else "containers with incomplete status: "
@@ -226,6 +241,9 @@ class KubeletController(Controller):
             if rt.ip:
                 st["podIP"] = rt.ip
                 st["podIPs"] = [{"ip": rt.ip}]
+            else:
+                st.pop("podIP", None)
+                st.pop("podIPs", None)
             if rt.init_containers:
                 st["initContainerStatuses"] = [c.status() for c in rt.init_containers]
             if containers:
@@ -279,12 +297,7 @@ class KubeletController(Controller):
             if rt.initialized:
                 for c in rt.containers:
                     c.state = {"waiting": {"reason": "ContainerCreating"}}
-            try:
-                rt.ip = self.pool.allocate(rt.uid)
-            except PoolExhausted as e:
-                await self._event(pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}", "Warning")
-                raise
-            await self._publish(key, rt)
+            await self._create_sandbox(key, rt)
 
             for c in rt.init_containers:
                 await self._pull(key, rt, c)
@@ -305,6 +318,77 @@ class KubeletController(Controller):
             raise
         except Exception:
             log.exception("pod %s/%s failed", ns, name)
+
+    async def _create_sandbox(self, key: Key, rt: PodRuntime) -> None:
+        """Give the pod an address no other process holds and bind every port its containers
+        serve there; until that works, report why (as a real kubelet reports a failed CNI
+        setup) and try again later on a new address."""
+        attempt = 0
+        while True:
+            pod = self._get(key, rt)
+            if pod is None:
+                raise asyncio.CancelledError()
+            try:
+                rt.ip = self.pool.allocate(rt.uid)
+            except PoolExhausted as e:
+                message = f"Failed to create pod sandbox: {e}"
+            else:
+                failed = await self._bind_ports(key, rt)
+                if failed is None:
+                    await self._publish(key, rt)
+                    return
+                port, err = failed
+                log.warning("pod %s/%s cannot listen on %s:%s: %s", key[0], key[1], rt.ip, port, err)
+                message = (f"Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup "
+                           f'network for sandbox "{secrets.token_hex(32)}": plugin type="loopback" failed '
+                           f"(add): listen tcp {rt.ip}:{port}: bind: {_strerror(err)}")
+            await rt.close_servers()
+            for c in rt.containers:
+                c.servers = []
+            self.pool.release(rt.ip)
+            rt.ip = None
+            await self._event(pod, "FailedCreatePodSandBox", message, "Warning")
+            await self._publish(key, rt)
+            await asyncio.sleep(self._backoff(attempt))
+            attempt += 1
+
+    def _served_ports(self, c: ContainerState) -> list[int]:
+        """The TCP ports a container listens on once started (none if its command exits)."""
+        if images.exit_code(c.spec) is not None:
+            return []
+        if not c.spec.get("ports"):
+            return [int(p) for p in images.default_ports(c.image)]
+        return [int(p["containerPort"]) for p in c.spec["ports"]
+                if (p.get("protocol") or "TCP") == "TCP" and p.get("containerPort")]
+
+    async def _bind_ports(self, key: Key, rt: PodRuntime) -> tuple[int, OSError] | None:
+        """Bind (not yet serve) the containers' ports on the pod IP; the first failure, if any."""
+        ns, name = key
+
+        def on_log(line: str) -> None:
+            self.store.append_log(ns, name, line)
+
+        bound: set[int] = set()
+        for c in rt.containers:
+            body, ctype = None, "text/html"
+            if images.repository(c.image) == "hashicorp/http-echo":
+                text = "hello-world"
+                for a in (c.spec.get("args") or []):
+                    if str(a).startswith(("-text=", "--text=")):
+                        text = str(a).split("=", 1)[1]
+                body, ctype = text + "\n", "text/plain; charset=utf-8"
+            for port in self._served_ports(c):
+                if port in bound:  # two containers declaring one port: the first one serves it
+                    continue
+                server = PodHTTPServer(rt.ip, port, name, rt.node or "", on_log, body=body, content_type=ctype)
+                try:
+                    await server.bind()
+                except OSError as e:
+                    return port, e
+                bound.add(port)
+                rt.servers.append(server)
+                c.servers.append(server)
+        return None
 
     async def _pull(self, key: Key, rt: PodRuntime, c: ContainerState) -> None:
         policy = c.spec.get("imagePullPolicy") or "IfNotPresent"
@@ -382,8 +466,7 @@ class KubeletController(Controller):
             c.state = {"running": {"startedAt": started_at}}
             c.started = True
             if code is None:
-                await self._serve(key, rt, c)
-                c.ready = True
+                c.ready = await self._serve(key, rt, c)
                 await self._publish(key, rt)
                 return
             c.ready = False
@@ -411,34 +494,23 @@ class KubeletController(Controller):
             await asyncio.sleep(self._backoff(attempt))
             attempt += 1
 
-    async def _serve(self, key: Key, rt: PodRuntime, c: ContainerState) -> None:
+    async def _serve(self, key: Key, rt: PodRuntime, c: ContainerState) -> bool:
+        """Start accepting on the container's ports (bound with the sandbox); False if one
+        cannot listen, which leaves the container running but never ready."""
         ns, name = key
-        ports = [p.get("containerPort") for p in c.spec.get("ports") or []
-                 if (p.get("protocol") or "TCP") == "TCP" and p.get("containerPort")]
-        if not c.spec.get("ports"):
-            ports = images.default_ports(c.image)
-        repo = images.repository(c.image)
-        body, ctype = None, "text/html"
-        if repo == "hashicorp/http-echo":
-            text = "hello-world"
-            for a in (c.spec.get("args") or []):
-                if str(a).startswith(("-text=", "--text=")):
-                    text = str(a).split("=", 1)[1]
-            body, ctype = text + "\n", "text/plain; charset=utf-8"
-        if repo in ("nginx", "nginxinc/nginx-unprivileged"):
+        if images.repository(c.image) in ("nginx", "nginxinc/nginx-unprivileged"):
             self.store.append_log(ns, name, *nginx_startup_lines())
-
-        def on_log(line: str) -> None:
-            self.store.append_log(ns, name, line)
-
-        for port in ports:
-            server = PodHTTPServer(rt.ip, int(port), name, rt.node or "", on_log, body=body, content_type=ctype)
+        for server in c.servers:
             try:
-                await server.start()
+                await server.serve()
             except OSError as e:
-                log.warning("pod %s/%s cannot listen on %s:%s: %s", ns, name, rt.ip, port, e)
-                continue
-            rt.servers.append(server)
+                log.warning("pod %s/%s cannot listen on %s:%s: %s", ns, name, server.ip, server.port, e)
+                pod = self._get(key, rt)
+                if pod is not None:
+                    await self._event(pod, "Failed", f"Error: listen tcp {server.ip}:{server.port}: "
+                                                     f"{_strerror(e)}", "Warning")
+                return False
+        return True
 
     async def _terminate(self, key: Key, rt: PodRuntime) -> None:
         ns, name = key

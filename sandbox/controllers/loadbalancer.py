@@ -74,6 +74,7 @@ class BuiltinProvider:
     async def ensure(self, service: dict) -> str:
         key = _key(service)
         for _attempt in range(16):
+            # the pool only hands out addresses no other process holds (see net/ipam.py)
             ip = self.pool.allocate(self._owner(service))
             fresh = key not in self.listeners
             try:
@@ -82,10 +83,10 @@ class BuiltinProvider:
             except OSError as e:
                 if not fresh or e.errno != errno.EADDRINUSE:
                     raise RuntimeError(f"cannot listen on {ip}: {e.strerror or e}") from None
-                # Something outside this sandbox holds that address: never hand it out again.
+                # A port of this address is held all the same (a socket bound without
+                # listening, or a wildcard one): give the address back, try the next one.
                 await self.close_listeners(key)
                 self.pool.release(ip)
-                self.pool.reserve(ip, "(in use outside the sandbox)")
         raise RuntimeError("every address tried in the load-balancer pool is in use outside the sandbox")
 
     async def _listen(self, key: Key, ip: str, service: dict) -> None:
@@ -114,6 +115,7 @@ class BuiltinProvider:
     async def close(self) -> None:
         for key in list(self.listeners):
             await self.close_listeners(key)
+        self.pool.close()
 
 
 def _wants_lb(svc: dict | None) -> bool:

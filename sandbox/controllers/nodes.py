@@ -3,10 +3,10 @@ ServiceAccount."""
 
 from __future__ import annotations
 
-import ipaddress
 import time
 import uuid
 
+from ..net.ipam import AddressPool
 from .base import Controller, Key, is_terminating
 
 KUBELET_VERSION = "v1.32.4"
@@ -16,10 +16,20 @@ def node_name(i: int) -> str:
     return f"sandbox-node-{i}"
 
 
-def node_ips(config) -> dict[str, str]:
-    net = ipaddress.IPv4Network(config.node_cidr)
-    hosts = net.hosts()
-    return {node_name(i + 1): str(next(hosts)) for i in range(config.node_count)}
+class NodeAddresses(dict):
+    """Node name -> InternalIP, taken from a pool so that no other process (another sandbox
+    with the same node range) holds them; the pool keeps them claimed while the sandbox runs."""
+
+    def __init__(self, pool: AddressPool, names: list[str]) -> None:
+        super().__init__((name, pool.allocate(name)) for name in names)
+        self.pool = pool
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def node_ips(config) -> NodeAddresses:
+    return NodeAddresses(AddressPool(config.node_cidr), [node_name(i + 1) for i in range(config.node_count)])
 
 
 def node_object(name: str, ip: str) -> dict:
@@ -81,6 +91,11 @@ class NodeController(Controller):
 
     def all_keys(self):
         return [("", n) for n in self.runtime.node_ips]
+
+    async def shutdown(self) -> None:
+        close = getattr(self.runtime.node_ips, "close", None)
+        if close is not None:
+            close()
 
     async def reconcile(self, key: Key) -> None:
         name = key[1]

@@ -79,7 +79,22 @@ class PodHTTPServer:
         self._conns: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, self.ip, self.port, reuse_address=True)
+        await self.bind()
+        await self.serve()
+
+    async def bind(self) -> None:
+        """Take the address and port without accepting connections yet (they are refused,
+        as by a container that has not started). Raises OSError if it cannot be bound."""
+        if self.server is None:
+            self.server = await asyncio.start_server(self._handle, self.ip, self.port, reuse_address=True,
+                                                     start_serving=False)
+
+    async def serve(self) -> None:
+        """Start accepting connections. Raises OSError if the port cannot be listened on."""
+        if self.server is None:
+            await self.bind()
+        assert self.server is not None
+        await self.server.start_serving()
 
     async def close(self) -> None:
         if self.server is None:
