@@ -28,6 +28,12 @@ class Delays:
     lb_release: float = 2.0
     namespace_terminate: float = 1.0
     backoff: float = 5.0
+    # the sandbox OpenStack cloud
+    os_lb_provision: float = 8.0
+    os_lb_update: float = 2.0
+    os_lb_delete: float = 3.0
+    os_server_boot: float = 10.0
+    os_server_delete: float = 2.0
 
     @classmethod
     def fast(cls) -> Delays:
@@ -41,6 +47,11 @@ class Delays:
             lb_release=0.05,
             namespace_terminate=0.05,
             backoff=0.3,
+            os_lb_provision=0.05,
+            os_lb_update=0.02,
+            os_lb_delete=0.05,
+            os_server_boot=0.05,
+            os_server_delete=0.02,
         )
 
 
@@ -71,3 +82,12 @@ class SandboxConfig:
     watch_history: int = 2000
     # Bookmark interval of watches that ask for allowWatchBookmarks.
     bookmark_interval: float = 30.0
+    # The sandbox OpenStack cloud (sandbox/openstack/) on host:cloud_port; 0 disables it.
+    cloud_port: int = 0
+    clouds_yaml: str | None = None  # default: clouds.yaml beside the kubeconfig
+    floating_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("127.30.0.0/24")
+    # Fault switches at start (also settable at runtime: POST /sandbox/faults).
+    cloud_fip_quota: int = 10
+    cloud_lb_errors: int = 0
+    cloud_unavailable: tuple[str, ...] = ()
+    cloud_octavia_disabled: bool = False

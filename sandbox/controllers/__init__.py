@@ -13,6 +13,7 @@ from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .kubelet import KubeletController
 from .loadbalancer import LoadBalancerController
+from .nodeports import NodePortController
 from .nodes import NodeController, ServiceAccountController, node_ips
 from .quota import QuotaController
 from .replicaset import ReplicaSetController
@@ -37,7 +38,7 @@ class Runtime:
 
     async def start(self) -> None:
         kinds = [NodeController, ServiceAccountController, DeploymentController, ReplicaSetController,
-                 KubeletController, EndpointsController, QuotaController]
+                 KubeletController, EndpointsController, QuotaController, NodePortController]
         if self.config.lb_provider == "builtin":
             kinds.append(LoadBalancerController)
         elif self.config.lb_provider != "external":
