@@ -27,7 +27,7 @@ class CloudCredentialForm(forms.ModelForm):
 @admin.register(CloudCredential)
 class CloudCredentialAdmin(admin.ModelAdmin):
     form = CloudCredentialForm
-    list_display = ("name", "auth_url", "project_name", "region_name", "octavia_enabled")
+    list_display = ("name", "auth_url", "project_name", "region_name", "load_balancers")
 
 
 class ClusterForm(forms.ModelForm):

@@ -64,10 +64,13 @@ KINDS: dict[str, Kind] = {
         Kind("endpoints", "endpoints", "Endpoints", "v1", "CoreV1Api", "endpoints", "ep"),
         Kind("events", "event", "Event", "v1", "CoreV1Api", "event", "ev"),
         Kind("namespaces", "namespace", "Namespace", "v1", "CoreV1Api", "namespace", "ns", namespaced=False),
+        Kind("nodes", "node", "Node", "v1", "CoreV1Api", "node", "no", namespaced=False),
     )
 }
 # The kinds kept in a session namespace's observed state.
 NAMESPACED_KINDS: tuple[str, ...] = tuple(k for k, v in KINDS.items() if v.namespaced)
+# Cluster-scoped kinds a subscription may follow (namespaces are followed by the watcher itself).
+CLUSTER_KINDS: tuple[str, ...] = tuple(k for k, v in KINDS.items() if not v.namespaced and k != "namespaces")
 PANEL_KINDS: tuple[str, ...] = tuple(k for k, v in KINDS.items() if v.in_panel)
 
 

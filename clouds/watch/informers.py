@@ -27,7 +27,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from clouds.kube.connect import config_key, kubeconfig_of, new_api_client
-from clouds.kube.kinds import KINDS, NAMESPACED_KINDS
+from clouds.kube.kinds import CLUSTER_KINDS, KINDS, NAMESPACED_KINDS
 from clouds.watch import state as live_state
 from clouds.watch.debouncer import Debouncer
 from clouds.watch.publisher import Publisher
@@ -57,7 +57,8 @@ def settle(key) -> None:
     subscription, cluster_id, namespace, owner = key
     close_old_connections()
     try:
-        subscription.on_settled(cluster_id, namespace, owner, live_state.load_namespace(cluster_id, namespace))
+        state = live_state.load_namespace(cluster_id, namespace) if namespace else {}
+        subscription.on_settled(cluster_id, namespace, owner, state)
     finally:
         close_old_connections()
 
@@ -82,12 +83,14 @@ class ClusterWatcher:
         self.subscriptions = list(subscriptions)
         wanted = {k for sub in self.subscriptions for k in sub.kinds}
         self.kinds = tuple(k for k in NAMESPACED_KINDS if k in wanted)
-        self.labels = sorted({sub.namespace_label for sub in self.subscriptions})
+        self.cluster_kinds = tuple(k for k in CLUSTER_KINDS if k in wanted)
+        self.labels = sorted({sub.namespace_label for sub in self.subscriptions if sub.namespace_label})
         # One label: the server filters namespaces; several: every namespace is listed and filtered here.
         self.namespace_selector = self.labels[0] if len(self.labels) == 1 else None
         self.namespaces: dict[str, dict[str, str]] = {}  # namespace -> {followed label: value}
         self.namespaces_ready = threading.Event()
         self.kind_locks = {kind: threading.Lock() for kind in self.kinds}
+        self.cluster_objects: dict[str, dict[str, str]] = {k: {} for k in self.cluster_kinds}  # kind -> name -> rv
         self.stats: Counter = Counter()  # "watch:<kind>" -> watch requests made, "list:<kind>", "relist:<kind>"
         self.open_watches: Counter = Counter()
         self._responses: dict[str, object] = {}
@@ -99,7 +102,8 @@ class ClusterWatcher:
     # lifecycle
 
     def start(self) -> None:
-        targets = [(NAMESPACES, self._inform_namespaces), *[(kind, self._inform_kind) for kind in self.kinds]]
+        targets = [(NAMESPACES, self._inform_namespaces), *[(kind, self._inform_kind) for kind in self.kinds],
+                   *[(kind, self._inform_cluster_kind) for kind in self.cluster_kinds]]
         for kind, target in targets:
             thread = threading.Thread(target=self._guard, args=(kind, target), daemon=True,
                                       name=f"watch-{self.cluster_id}-{kind}")
@@ -329,24 +333,58 @@ class ClusterWatcher:
                 stored = live_state.save_object(self.cluster_id, namespace, kind, obj)
         self._announce(namespace, kind, name, stored)
 
+    # cluster-scoped objects (nodes): not kept in the observed state, only announced
+
+    def _inform_cluster_kind(self, kind: str) -> None:
+        self._informer(kind, lambda: self._relist_cluster_kind(kind), lambda t, o: self._on_cluster_object(kind, t, o))
+
+    def _relist_cluster_kind(self, kind: str) -> str:
+        items, version = self._list(kind)
+        known = self.cluster_objects[kind]
+        current = {o["metadata"]["name"]: o for o in items}
+        for name in set(known) - set(current):
+            known.pop(name, None)
+            self._announce_cluster(kind, name, None)
+        for name, obj in current.items():
+            if known.get(name) != obj["metadata"].get("resourceVersion"):
+                known[name] = obj["metadata"].get("resourceVersion")
+                self._announce_cluster(kind, name, obj)
+        return version
+
+    def _on_cluster_object(self, kind: str, event_type: str, obj: dict) -> None:
+        name = obj["metadata"]["name"]
+        if event_type == "DELETED":
+            self.cluster_objects[kind].pop(name, None)
+            self._announce_cluster(kind, name, None)
+        else:
+            self.cluster_objects[kind][name] = obj["metadata"].get("resourceVersion")
+            self._announce_cluster(kind, name, obj)
+
+    def _announce_cluster(self, kind: str, name: str, obj: dict | None) -> None:
+        self.stats[f"change:{kind}"] += 1
+        for sub in self.subscriptions:
+            if kind in sub.kinds:
+                self._deliver(sub, Change(self.cluster_id, "", "", kind, name, obj))
+
+    def _deliver(self, sub: Subscription, change: Change) -> None:
+        if sub.on_change is not None:
+            try:
+                for group, message in sub.on_change(change) or ():
+                    self.publisher.publish(group, message)
+            except Exception:
+                logger.exception("subscriber %s failed on a change of %s/%s", sub.name, change.kind, change.name)
+        if sub.on_settled is not None:
+            self.debouncer.touch((sub, self.cluster_id, change.namespace, change.owner))
+
     def _announce(self, namespace: str, kind: str, name: str, obj: dict | None) -> None:
         followed = self.namespaces.get(namespace)
         if not followed:
             return
         self.stats[f"change:{kind}"] += 1
         for sub in self.subscriptions:
-            owner = followed.get(sub.namespace_label)
-            if not owner or kind not in sub.kinds:
-                continue
-            if sub.on_change is not None:
-                try:
-                    messages = sub.on_change(Change(self.cluster_id, namespace, owner, kind, name, obj))
-                    for group, message in messages or ():
-                        self.publisher.publish(group, message)
-                except Exception:
-                    logger.exception("subscriber %s failed on a change of %s/%s", sub.name, kind, name)
-            if sub.on_settled is not None:
-                self.debouncer.touch((sub, self.cluster_id, namespace, owner))
+            owner = followed.get(sub.namespace_label) if sub.namespace_label else None
+            if owner and kind in sub.kinds:
+                self._deliver(sub, Change(self.cluster_id, namespace, owner, kind, name, obj))
 
 
 def _shutdown(resp) -> None:

@@ -2,6 +2,8 @@
 
 A feature registers a Subscription (usually in its AppConfig.ready()): the
 namespaces it follows (those carrying a label), the kinds, and its callbacks.
+Cluster-scoped kinds (nodes) reach every subscription that names them, with an
+empty namespace and owner.
 Every subscription is served by the same watches, one per cluster and kind,
 held by the one watcher process: a new subscriber never opens a watch.
 
@@ -33,7 +35,7 @@ class Change:
 @dataclass(frozen=True, eq=False)
 class Subscription:
     name: str
-    namespace_label: str
+    namespace_label: str | None  # None: cluster-scoped kinds only
     kinds: tuple[str, ...]
     on_change: Callable[[Change], Iterable[tuple[str, dict]]] | None = None
     on_settled: Callable[[object, str, str, dict], None] | None = None
@@ -45,11 +47,13 @@ _registry: dict[str, Subscription] = {}
 
 def subscribe(subscription: Subscription) -> Subscription:
     """Register (or replace, by name) a subscription; the watcher serves it from its next start."""
-    from clouds.kube.kinds import KINDS
+    from clouds.kube.kinds import CLUSTER_KINDS, NAMESPACED_KINDS
 
-    unknown = [k for k in subscription.kinds if k not in KINDS or not KINDS[k].namespaced]
+    allowed = (NAMESPACED_KINDS if subscription.namespace_label else ()) + CLUSTER_KINDS
+    unknown = [k for k in subscription.kinds if k not in allowed]
     if unknown:
-        raise ValueError(f"subscription {subscription.name}: no namespaced kind {', '.join(unknown)}")
+        raise ValueError(f"subscription {subscription.name}: cannot follow {', '.join(unknown)}"
+                         + ("" if subscription.namespace_label else " without a namespace label"))
     with _lock:
         _registry[subscription.name] = subscription
     return subscription

@@ -22,7 +22,7 @@ def test_it_keeps_one_default_cluster(admin_client, settings):
     Cluster.objects.create(name="old", kubeconfig_path=f"{settings.VAR_DIR}/a", is_default=True)
     r = admin_client.post("/admin/clouds/cluster/add/", {
         "name": "new", "kubeconfig": "", "kubeconfig_path": f"{settings.VAR_DIR}/b", "is_default": "on",
-        "context": ""})
+        "context": "", "load_balancers_by": "cluster"})
     assert r.status_code == 302
     assert list(Cluster.objects.filter(is_default=True).values_list("name", flat=True)) == ["new"]
 
@@ -39,7 +39,7 @@ def test_it_never_shows_a_stored_kubeconfig_and_keeps_it_when_left_empty(admin_c
     page = admin_client.get(f"/admin/clouds/cluster/{cluster.pk}/change/")
     assert page.status_code == 200 and b"tok-s3cr3t" not in page.content
     r = admin_client.post(f"/admin/clouds/cluster/{cluster.pk}/change/", {
-        "name": "real-renamed", "kubeconfig": "", "kubeconfig_path": "", "context": ""})
+        "name": "real-renamed", "kubeconfig": "", "kubeconfig_path": "", "context": "", "load_balancers_by": "cluster"})
     assert r.status_code == 302
     cluster.refresh_from_db()
     assert cluster.name == "real-renamed" and "tok-s3cr3t" in cluster.kubeconfig
@@ -58,7 +58,7 @@ KUBECONFIG_WITH_USER = (
 ])
 def test_it_refuses_a_kubeconfig_that_would_run_a_command(admin_client, user, field):
     r = admin_client.post("/admin/clouds/cluster/add/", {
-        "name": "evil", "kubeconfig": KUBECONFIG_WITH_USER.format(user=user), "kubeconfig_path": "", "context": ""})
+        "name": "evil", "kubeconfig": KUBECONFIG_WITH_USER.format(user=user), "kubeconfig_path": "", "context": "", "load_balancers_by": "cluster"})
     assert r.status_code == 200
     errors = r.context["adminform"].form.errors
     assert f"users[0].user.{field}" in errors["kubeconfig"][0]
@@ -70,13 +70,13 @@ def test_it_refuses_a_kubeconfig_path_outside_the_allowed_directories(admin_clie
     settings.LIVEOPS_KUBECONFIG_DIRS = [str(tmp_path / "kubeconfigs")]
     for path in ("/etc/passwd", str(tmp_path / "kubeconfigs" / ".." / "elsewhere"), "relative/kubeconfig"):
         r = admin_client.post("/admin/clouds/cluster/add/", {
-            "name": "files", "kubeconfig": "", "kubeconfig_path": path, "context": ""})
+            "name": "files", "kubeconfig": "", "kubeconfig_path": path, "context": "", "load_balancers_by": "cluster"})
         assert r.status_code == 200
         assert "kubeconfig_path" in r.context["adminform"].form.errors
     assert not Cluster.objects.filter(name="files").exists()
     inside = tmp_path / "kubeconfigs" / "lab-cluster.yaml"
     r = admin_client.post("/admin/clouds/cluster/add/", {
-        "name": "files", "kubeconfig": "", "kubeconfig_path": str(inside), "context": ""})
+        "name": "files", "kubeconfig": "", "kubeconfig_path": str(inside), "context": "", "load_balancers_by": "cluster"})
     assert r.status_code == 302
 
 

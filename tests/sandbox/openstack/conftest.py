@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
+from tests.sandbox.conftest import SANDBOX_TMP
 from tests.services import PYTHON, Service, free_port, wait_for_port
 
 
@@ -101,7 +102,8 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: 
 def cloud():
     api_port, cloud_port = free_port(), free_port()
     octet = random.randrange(30, 250)
-    tmp = tempfile.mkdtemp(prefix="sandbox-cloud-test-")
+    os.makedirs(SANDBOX_TMP, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="sandbox-cloud-test-", dir=SANDBOX_TMP)
     kubeconfig = os.path.join(tmp, "kubeconfig")
     node_cidr, floating_cidr = f"127.{octet}.128.0/24", f"127.{octet}.130.0/24"
     service = Service(f"sandbox-cloud-{cloud_port}", [
