@@ -6,6 +6,7 @@ class LabsConfig(AppConfig):
     verbose_name = "Labs"
 
     def ready(self):
-        from labs.live.watching import subscribe_sessions
+        from labs.live.watching import follow_balancers, subscribe_sessions
 
         subscribe_sessions()
+        follow_balancers()

@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
 
-WHATS = ("status", "checks", "revisions", "dns")
+WHATS = ("status", "checks", "revisions", "dns", "balancer")
 
 
 def group_name(session_id) -> str:
@@ -26,7 +26,7 @@ def group_name(session_id) -> str:
 
 
 def notify_session(session_id, what: str) -> None:
-    """Ask every open page of the session to redraw `what` (status, checks, revisions or dns).
+    """Ask every open page of the session to redraw `what` (status, checks, revisions, dns or balancer).
 
     A plain function for views and Celery tasks (not for code already running
     in an event loop: await channel_layer.group_send there).

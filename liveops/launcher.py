@@ -22,6 +22,9 @@ WEB_PORT = int(os.environ.get("LIVEOPS_PORT", "8000"))
 REDIS_PORT = int(os.environ.get("LIVEOPS_REDIS_PORT", "6390"))
 SANDBOX_PORT = int(os.environ.get("LIVEOPS_SANDBOX_PORT", "16443"))
 DNS_PORT = int(os.environ.get("LIVEOPS_SANDBOX_DNS_PORT", "15353"))
+CLOUD_PORT = int(os.environ.get("LIVEOPS_SANDBOX_CLOUD_PORT", "16500"))
+# The second demo cluster (its balancers are Taikun LB pairs in the same sandbox cloud).
+TAIKUN_SANDBOX_PORT = int(os.environ.get("LIVEOPS_SANDBOX_TAIKUN_PORT", "16444"))
 
 
 def port_in_use(port, host="127.0.0.1"):
@@ -74,6 +77,35 @@ class Supervisor:
             time.sleep(0.5)
 
 
+def start_sandboxes(sup, env) -> int:
+    """The demo cluster with its cloud (balancers left to this product), and a second cluster for Taikun LB."""
+    clouds_yaml = VAR / "sandbox" / "clouds.yaml"
+    taikun_kubeconfig = VAR / "sandbox-taikun" / "kubeconfig"
+    (VAR / "sandbox").mkdir(parents=True, exist_ok=True)
+    (VAR / "sandbox-taikun").mkdir(parents=True, exist_ok=True)
+    clouds_yaml.unlink(missing_ok=True)
+    taikun_kubeconfig.unlink(missing_ok=True)
+    sandbox = sup.start("sandbox", [
+        PY, "-m", "sandbox", "--port", str(SANDBOX_PORT), "--kubeconfig", env["LIVEOPS_KUBECONFIG"],
+        "--dns-port", str(DNS_PORT), "--lb-provider", "external", "--cloud-port", str(CLOUD_PORT),
+        "--clouds-yaml", str(clouds_yaml)])
+    second = sup.start("sandbox-taikun", [
+        PY, "-m", "sandbox", "--port", str(TAIKUN_SANDBOX_PORT), "--kubeconfig", str(taikun_kubeconfig),
+        "--lb-provider", "external", "--pod-cidr", "127.40.0.0/16", "--node-cidr", "127.41.0.0/24",
+        "--lb-cidr", "127.42.0.0/24"])
+    for port, proc, name in ((SANDBOX_PORT, sandbox, "sandbox"), (CLOUD_PORT, sandbox, "sandbox"),
+                             (TAIKUN_SANDBOX_PORT, second, "sandbox-taikun")):
+        if not wait_for_port(port) or proc.poll() is not None:
+            print(f"The {name} did not start; see var/logs/{name}.log")
+            return 1
+    deadline = time.monotonic() + 15
+    while not (clouds_yaml.exists() and taikun_kubeconfig.exists()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    subprocess.run([PY, "manage.py", "seed_demo_clouds", "--clouds-yaml", str(clouds_yaml), "--kubeconfig",
+                    env["LIVEOPS_KUBECONFIG"], "--taikun-kubeconfig", str(taikun_kubeconfig)], cwd=BASE, check=True)
+    return 0
+
+
 def _interrupt(_signum, _frame):
     raise KeyboardInterrupt
 
@@ -91,14 +123,16 @@ def main():
         "LIVEOPS_DNS_ZONE": os.environ.get("LIVEOPS_DNS_ZONE", "lab.test" if use_sandbox else ""),
     }
     os.environ.update(env)
-    ports = [(WEB_PORT, "the web server"), (REDIS_PORT, "Redis")] + ([(SANDBOX_PORT, "the sandbox")] if use_sandbox else [])
+    ports = [(WEB_PORT, "the web server"), (REDIS_PORT, "Redis")]
+    if use_sandbox:
+        ports += [(SANDBOX_PORT, "the sandbox"), (CLOUD_PORT, "the sandbox cloud"),
+                  (TAIKUN_SANDBOX_PORT, "the second sandbox cluster")]
     for port, what in ports:
         if port_in_use(port):
             print(f"Port {port} (for {what}) is already in use: is `make run` already running? Stop it first.")
             return 1
 
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE, check=True)
-    subprocess.run([PY, "manage.py", "seed_demo"], cwd=BASE, check=True)
 
     sup = Supervisor()
     # Ctrl-C (even when started from a shell that ignores it) and SIGTERM stop everything.
@@ -114,16 +148,9 @@ def main():
         if not wait_for_port(REDIS_PORT):
             print("Redis did not start; see var/logs/redis.log")
             return 1
-        if use_sandbox:
-            (VAR / "sandbox").mkdir(parents=True, exist_ok=True)
-            sandbox = sup.start(
-                "sandbox",
-                [PY, "-m", "sandbox", "--port", str(SANDBOX_PORT), "--kubeconfig", env["LIVEOPS_KUBECONFIG"],
-                 "--dns-port", str(DNS_PORT)],
-            )
-            if not wait_for_port(SANDBOX_PORT) or sandbox.poll() is not None:
-                print("The sandbox did not start; see var/logs/sandbox.log")
-                return 1
+        subprocess.run([PY, "manage.py", "seed_demo"], cwd=BASE, check=True)
+        if use_sandbox and start_sandboxes(sup, env) != 0:
+            return 1
         subprocess.run([PY, "manage.py", "reprovision_sessions"], cwd=BASE, check=False)
         sup.start("celery-worker", [PY, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--concurrency", "4",
                                     "-n", "worker@%h"])

@@ -120,6 +120,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "expire-lab-sessions": {"task": "labs.tasks.expire_sessions", "schedule": 30.0},
+    "sweep-cloud-balancers": {"task": "clouds.sweep_balancers", "schedule": 600.0},
 }
 
 # The default cluster: a kubeconfig file (the sandbox's, written by `make run`).
@@ -136,6 +137,12 @@ LIVEOPS_DNS_RESOLVERS = [r for r in os.environ.get("LIVEOPS_DNS_RESOLVERS", "127
 LIVEOPS_DNS_ZONE = os.environ.get("LIVEOPS_DNS_ZONE", "lab.test")
 LIVEOPS_DNS_UPDATE_SERVER = os.environ.get("LIVEOPS_DNS_UPDATE_SERVER", "127.0.0.1:15353")
 LIVEOPS_DNS_TSIG_KEY = os.environ.get("LIVEOPS_DNS_TSIG_KEY", "")  # "name:base64secret"
+
+# The label on every lab session's namespace (its value is the session's id). The watcher follows
+# these namespaces; the load-balancer controller serves Services in them.
+LIVEOPS_LAB_NAMESPACE_LABEL = "liveops.dev/session"
+# The sweep of cloud resources whose Service is gone: report only (default), or remove them too.
+LIVEOPS_LB_SWEEP_REMOVE = env_bool("LIVEOPS_LB_SWEEP_REMOVE", False)
 
 # Encryption of credentials at rest (Fernet). Defaults to a key derived from SECRET_KEY.
 LIVEOPS_ENCRYPTION_KEY = os.environ.get("LIVEOPS_ENCRYPTION_KEY", "")
@@ -158,5 +165,6 @@ CELERY_IMPORTS = (
     "labs.revisions.run",
     "labs.checks.probes",
     "labs.live.actions",
+    "clouds.loadbalancers.tasks",
 )
 

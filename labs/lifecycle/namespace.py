@@ -6,18 +6,20 @@ import logging
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from kubernetes.client import ApiException
 from urllib3.exceptions import HTTPError
 
 from clouds import kube
 from clouds.kube import api_message
+from clouds.openstack.quota import floating_ip_headroom
 from labs.content_loader import load_lab
 from labs.models import LabSession
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 REQUEST_TIMEOUT = 15
-NAMESPACE_LABEL = "liveops.dev/session"
+NAMESPACE_LABEL = settings.LIVEOPS_LAB_NAMESPACE_LABEL
 # The cloud controller's finalizer: it holds a Service until the cloud's balancer is gone.
 # Never removed by the product (that would leak the balancer); its controller removes it.
 LB_CLEANUP_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
@@ -59,8 +61,28 @@ def _create_or_replace(core, kind: str, name: str, namespace: str, spec: dict) -
         getattr(core, f"replace_namespaced_{plural}")(name, namespace, body, _request_timeout=REQUEST_TIMEOUT)
 
 
+def check_cloud_headroom(session: LabSession, progress: Progress) -> None:
+    """When this product builds the cluster's balancers: the cloud must still have a floating IP to give."""
+    cluster = session.cluster
+    if not cluster.balancers_by_product or not cluster.cloud_credential.floating_network:
+        return
+    progress("Checking that the cloud can give your load balancer an external IP")
+    try:
+        headroom = floating_ip_headroom(cluster.cloud_credential)
+    except Exception as exc:  # the cloud's own errors are logged; the student reads what to do
+        logger.warning("cloud of cluster %s unavailable for session %s: %s", cluster.name, session.pk,
+                       type(exc).__name__)
+        raise ProvisioningError("The cloud behind this lab cannot be reached right now, so your load balancer "
+                                "could not get an external IP. Try again in a minute.") from None
+    if headroom == 0:
+        raise ProvisioningError("The cloud has no floating IP left for a new load balancer: every external IP "
+                                "of the lab's project is in use. Ask your instructor to end unused labs or to "
+                                "raise the project's floating-IP quota, then start again.")
+
+
 def provision(session: LabSession, progress: Progress) -> None:
     ns = session.namespace
+    check_cloud_headroom(session, progress)
     try:
         lab = load_lab(session.lab_slug)
         core = kube.core(session.cluster)

@@ -12,6 +12,7 @@ import logging
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from clouds.models import ServiceBalancer
 from labs.checks import CheckStatus, diagnose, evaluate, lb_target, load_state
 from labs.checks.dns import records_enabled, relative_label, sslip_names, suggested_label, zone
 from labs.content_loader import lab_or_none
@@ -30,6 +31,7 @@ STATUS_TEMPLATE = "labs/fragments/status.html"
 REVISIONS_TEMPLATE = "labs/fragments/revisions.html"
 CHECKLIST_TEMPLATE = "labs/fragments/checklist.html"
 DNS_TEMPLATE = "labs/fragments/dns.html"
+BALANCER_TEMPLATE = "labs/fragments/balancer.html"
 PROBLEMS_TEMPLATE = "labs/fragments/problems.html"
 
 
@@ -114,12 +116,43 @@ def dns_context(session: LabSession, state: dict | None = None, *, error: str = 
     }
 
 
+# The steps of a cloud balancer's build, as the student reads them.
+BALANCER_STEPS = {
+    "balancer": "Load balancer created",
+    "active": "Load balancer ACTIVE",
+    "listener": "Listener",
+    "pool": "Pool",
+    "members": "Members (nodes and node ports)",
+    "monitor": "Health monitor",
+    "vip-port": "Virtual IP port",
+    "servers": "Balancer servers",
+    "floating-ip": "Floating IP",
+    "ready": "External IP published on the Service",
+    "failed": "Problem",
+    "deleting": "Deleting",
+    "deleted": "Deleted",
+}
+
+
+def balancer_context(session: LabSession) -> dict:
+    """The context of labs/fragments/balancer.html: the session's cloud balancers and their steps."""
+    rows = list(ServiceBalancer.objects.filter(cluster_id=session.cluster_id, namespace=session.namespace)
+                .order_by("-updated")[:3])
+    balancers = []
+    for row in rows:
+        steps = [{"title": BALANCER_STEPS.get(s.get("step"), s.get("step")), "detail": s.get("detail", ""),
+                  "at": s.get("at", ""), "failed": s.get("step") == "failed"} for s in row.steps[-30:]]
+        balancers.append({"row": row, "steps": steps, "provider": row.get_provider_display()})
+    return {"session": session, "balancers": balancers, "balancers_by_product": session.cluster.balancers_by_product}
+
+
 # what -> (template, the function giving the template's context for a session)
 SESSION_FRAGMENTS = {
     "status": (STATUS_TEMPLATE, status_context),
     "revisions": (REVISIONS_TEMPLATE, revisions_context),
     "checks": (CHECKLIST_TEMPLATE, checklist_context),
     "dns": (DNS_TEMPLATE, dns_context),
+    "balancer": (BALANCER_TEMPLATE, balancer_context),
 }
 
 

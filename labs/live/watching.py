@@ -2,7 +2,8 @@
 
 Every change of an object in a session's namespace goes to the session's
 channel-layer group (its pages redraw the row), and the checks run once the
-namespace settles. Registered by labs.apps.LabsConfig.ready().
+namespace settles. Each step of a cloud balancer built for the session redraws
+its balancer panel. Registered by labs.apps.LabsConfig.ready().
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import uuid
 
 from clouds.kube import NAMESPACED_KINDS
+from clouds.loadbalancers.controller import balancer_changed
 from clouds.watch import Change, Subscription, subscribe
 from labs.checks.hook import on_namespace_change
 from labs.lifecycle.namespace import NAMESPACE_LABEL
-from labs.notify import group_name
+from labs.models import LabSession
+from labs.notify import group_name, notify_session
 
 SUBSCRIPTION_NAME = "labs.sessions"
 
@@ -35,3 +38,14 @@ def subscription(on_settled=namespace_settled) -> Subscription:
 
 def subscribe_sessions() -> Subscription:
     return subscribe(subscription())
+
+
+def on_balancer_changed(sender, cluster_id, namespace: str, service: str, **kwargs) -> None:
+    """A step of a cloud balancer in a session's namespace: redraw the session's balancer panel."""
+    session = LabSession.objects.filter(cluster_id=cluster_id, namespace=namespace).only("pk").first()
+    if session is not None:
+        notify_session(session.pk, "balancer")
+
+
+def follow_balancers() -> None:
+    balancer_changed.connect(on_balancer_changed, dispatch_uid="labs.balancer_changed")

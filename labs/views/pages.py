@@ -18,7 +18,7 @@ from labs import lifecycle
 from labs.access import get_session_or_404
 from labs.content_loader import LabNotFound, all_labs, load_lab
 from labs.live import fragments
-from labs.live.fragments import checklist_context, dns_context, script_json
+from labs.live.fragments import balancer_context, checklist_context, dns_context, script_json
 from labs.live.panel import panel_context
 from labs.manifests import validate_manifests
 from labs.models import LabSession, ManifestRevision
@@ -83,7 +83,8 @@ def session_page(request, session_id):
 
 def _live_contexts(session):
     """Contexts of the live widgets: panel, checklist and DNS."""
-    return {**panel_context(session), **checklist_context(session), **dns_context(session)}
+    return {**panel_context(session), **checklist_context(session), **dns_context(session),
+            **balancer_context(session)}
 
 
 def _problems_response(request, session, validation, *, message=""):
