@@ -11,9 +11,9 @@ from channels.layers import get_channel_layer
 
 from clouds.kube import new_api_client
 from clouds.watch import informers as w
+from clouds.watch import state
 from labs.lifecycle import NAMESPACE_LABEL
 from labs.live.watching import subscription
-from clouds.watch import state
 from tests.labs.helpers import wait_for
 from tests.sandbox.conftest import start_sandbox, stop_sandbox
 from tests.services import tcp_connections_to
