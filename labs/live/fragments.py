@@ -118,7 +118,7 @@ def dns_context(session: LabSession, state: dict | None = None, *, error: str = 
 
 # The steps of a cloud balancer's build, as the student reads them.
 BALANCER_STEPS = {
-    "balancer": "Load balancer created",
+    "balancer": "Load balancer",
     "active": "Load balancer ACTIVE",
     "listener": "Listener",
     "pool": "Pool",

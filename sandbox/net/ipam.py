@@ -1,5 +1,7 @@
-"""Allocation of loopback addresses from a network (node addresses, pod IPs,
-load-balancer IPs).
+"""Allocation of loopback addresses from a network: node addresses, pod IPs and
+load-balancer IPs of the cluster, floating IPs and fixed IPs of the sandbox cloud
+(sandbox/openstack/network.py). The one mechanism every address a sandbox hands out
+goes through.
 
 Several sandboxes can run on one machine (a `make run` beside a test run) with
 the same ranges, and every loopback address is reachable by all of them, so an
@@ -22,6 +24,7 @@ import errno
 import ipaddress
 import logging
 import socket
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger("sandbox.net.ipam")
 
@@ -100,26 +103,35 @@ def claim(ip: str) -> socket.socket | None:
 
 class AddressPool:
     """Hands out host addresses of a network, cycling so freed ones are reused last,
-    and never one that another process has a socket on (see the module docstring)."""
+    and never one that another process has a socket on (see the module docstring).
 
-    def __init__(self, network, skip_first: int = 0) -> None:
-        self.network = ipaddress.IPv4Network(network)
-        first = int(self.network.network_address) + 1 + skip_first
-        last = int(self.network.broadcast_address) - 1
-        if self.network.prefixlen >= 31:
-            first, last = int(self.network.network_address), int(self.network.broadcast_address)
-        self._first, self._last = first, last
-        self._next = first
+    `first` and `last` narrow what `allocate` hands out to a range of the network
+    (offsets from the network address, like a subnet's allocation pool; default:
+    every host address). `avoid` names addresses this pool must never hand out nor
+    reserve although nothing may hold them yet (the cloud's fixed-IP pool shares the
+    node network: the nodes' InternalIPs); it is asked once per allocation.
+    """
+
+    def __init__(self, network, first: int | None = None, last: int | None = None,
+                 avoid: Callable[[], Iterable[str]] | None = None) -> None:
+        self.network = ipaddress.IPv4Network(network, strict=False)
+        base, top = int(self.network.network_address), int(self.network.broadcast_address)
+        lo, hi = (base, top) if self.network.prefixlen >= 31 else (base + 1, top - 1)
+        self._first = lo if first is None else max(lo, base + first)
+        self._last = hi if last is None else min(hi, base + last)
+        self._next = self._first
+        self._avoid = avoid
         self.used: dict[str, str] = {}  # ip -> owner
         self._claims: dict[str, socket.socket] = {}
 
     def allocate(self, owner: str) -> str:
-        for ip, who in self.used.items():
-            if who == owner:
-                return ip
-        taken = bound_addresses()
+        """An address for `owner` (the one it holds already, if any)."""
+        held = self.owner_ip(owner)
+        if held is not None:
+            return held
+        taken = bound_addresses() | self._avoided()
         size = self._last - self._first + 1
-        for _ in range(size):
+        for _ in range(max(size, 0)):
             candidate = str(ipaddress.IPv4Address(self._next))
             self._next = self._next + 1 if self._next < self._last else self._first
             if candidate in self.used or candidate in taken:
@@ -130,9 +142,11 @@ class AddressPool:
         raise PoolExhausted(f"no free IP address in pool {self.network}")
 
     def reserve(self, ip: str, owner: str) -> bool:
+        """Hold a requested address of the network (inside or outside the range) for
+        `owner`; False if it is taken, here or elsewhere on the machine."""
         if ip in self.used:
             return self.used[ip] == owner
-        if ipaddress.IPv4Address(ip) not in self.network:
+        if ipaddress.IPv4Address(ip) not in self.network or ip in self._avoided():
             return False
         if ip in bound_addresses() or not self._claim(ip):
             return False
@@ -156,6 +170,9 @@ class AddressPool:
         """Release every address (the sandbox is stopping)."""
         for ip in list(self.used):
             self.release(ip)
+
+    def _avoided(self) -> set[str]:
+        return set(self._avoid()) if self._avoid is not None else set()
 
     def _claim(self, ip: str) -> bool:
         try:

@@ -8,8 +8,9 @@ loopback port with devstack's path prefixes, so `openstacksdk` works unchanged.
     /compute/v2.1    compute.py       Nova (flavors, servers; Taikun user data: userdata.py)
     /sandbox/faults  faults.py        fault switches (admin token)
 
-traffic.py opens real listeners on floating IPs (Octavia VIPs and Taikun VIPs);
-addresses.py hands out addresses checked free on the machine.
+traffic.py opens real listeners on floating IPs (Octavia VIPs and Taikun VIPs).
+Floating and fixed IPs come from the pools the cluster side uses (sandbox/net/ipam.py),
+so they are checked free on the machine and held while used.
 
 `cloud = Cloud(config, store)`; `await cloud.start()` listens on
 `config.cloud_port` and writes `config.clouds_yaml` (mode 0600), with the clouds

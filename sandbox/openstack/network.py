@@ -6,7 +6,8 @@ Seeded: the external network `public` (its subnet is the floating-IP range, a
 sandbox's node network (so load-balancer VIPs and members sit on the cluster's
 subnet; fixed IPs are handed out from its upper half, never a node's address), and
 `lab-router` joining them. Every address handed out is checked free on the machine
-and claimed (see addresses.py). The floating-IP quota is a live switch
+and claimed by the pools the cluster side uses too (sandbox/net/ipam.py), which also
+skip the nodes' InternalIPs. The floating-IP quota is a live switch
 (`cloud.faults.floating_ip_quota`); exhausted, a create answers 409 OverQuota.
 """
 
@@ -17,7 +18,7 @@ import random
 
 from aiohttp import web
 
-from .addresses import AddressExhausted, ClaimedPool
+from ..net.ipam import AddressPool, PoolExhausted
 from .base import ApiError, Service, iso_now, json_response, matches, new_id, page, read_json, select_fields
 
 EXTENSIONS = (
@@ -65,7 +66,7 @@ class Network(Service):
         self.public = self._seed_network("public", service_project, external=True, shared=False)
         self.public_subnet = self._seed_subnet(self.public, "public-subnet", fnet, fnet.network_address + 1,
                                                2, fnet.num_addresses - 2)
-        self.floating_pool = ClaimedPool(fnet, first=2)
+        self.floating_pool = AddressPool(fnet, first=2, avoid=cloud.node_addresses)
 
         nnet = ipaddress.IPv4Network(cfg.node_cidr)
         size = nnet.num_addresses
@@ -74,7 +75,7 @@ class Network(Service):
         self.lab_net = self._seed_network("lab-net", lab_project, external=False, shared=True)
         self.lab_subnet = self._seed_subnet(self.lab_net, "lab-subnet", nnet, nnet.network_address + size - 2,
                                             first, last)
-        self.fixed_pool = ClaimedPool(nnet, first=first, last=last)
+        self.fixed_pool = AddressPool(nnet, first=first, last=last, avoid=cloud.node_addresses)
         self.pools = {self.public_subnet["id"]: self.floating_pool, self.lab_subnet["id"]: self.fixed_pool}
 
         rid = new_id()
@@ -222,24 +223,20 @@ class Network(Service):
             raise _not_found("Port", "Port", ident)
         return port
 
-    def _busy(self) -> set[str]:
-        used = {ip["ip_address"] for p in self.ports.values() for ip in p["fixed_ips"]}
-        used |= {f["floating_ip_address"] for f in self.floatingips.values()}
-        return used | set(self.cloud.node_addresses())
-
-    def _allocate_ip(self, subnet: dict, ip: str | None) -> str:
+    def _allocate_ip(self, subnet: dict, ip: str | None, owner: str) -> str:
+        """An address of `subnet` for `owner` (the requested `ip`, or the pool's next free one)."""
         pool = self.pools[subnet["id"]]
         if ip:
             if ipaddress.IPv4Address(ip) not in ipaddress.IPv4Network(subnet["cidr"]):
                 raise ApiError(400, f"IP address {ip} is not a valid IP for the specified subnet.",
                                "InvalidIpForSubnet")
-            if not pool.take(ip, self._busy()):
+            if not pool.reserve(ip, owner):
                 raise ApiError(409, f"IP address {ip} already allocated in subnet {subnet['id']}",
                                "IpAddressAlreadyAllocated")
             return ip
         try:
-            return pool.allocate(self._busy())
-        except AddressExhausted:
+            return pool.allocate(owner)
+        except PoolExhausted:
             raise ApiError(409, f"No more IP addresses available on network {subnet['network_id']}.",
                            "IpAddressGenerationFailure") from None
 
@@ -248,7 +245,12 @@ class Network(Service):
         if pool is not None:
             pool.release(ip)
 
-    def _fixed_ips(self, net: dict, wanted, project_id: str) -> list[dict]:
+    @staticmethod
+    def _port_owner(port_id: str, index: int) -> str:
+        """Who holds a port's index-th fixed IP in the pools (a port may have several on one subnet)."""
+        return f"port {port_id} #{index}"
+
+    def _fixed_ips(self, net: dict, wanted, project_id: str, port_id: str) -> list[dict]:
         out: list[dict] = []
         if wanted is None:
             wanted = [{"subnet_id": net["subnets"][0]}] if net["subnets"] else []
@@ -256,7 +258,7 @@ class Network(Service):
             raise ApiError(400, "Invalid input for fixed_ips. Reason: Invalid data format for fixed IP.",
                            "HTTPBadRequest")
         try:
-            for entry in wanted:
+            for index, entry in enumerate(wanted):
                 sid = entry.get("subnet_id")
                 ip = entry.get("ip_address")
                 if sid is None and ip:
@@ -270,7 +272,8 @@ class Network(Service):
                     raise ApiError(400, f"Invalid input for operation: Failed to create port on network "
                                    f"{net['id']}, because fixed_ips included invalid subnet {sid}.",
                                    "InvalidInput")
-                out.append({"subnet_id": sid, "ip_address": self._allocate_ip(subnet, ip)})
+                out.append({"subnet_id": sid,
+                            "ip_address": self._allocate_ip(subnet, ip, self._port_owner(port_id, index))})
         except ApiError:
             for ip in out:
                 self._release_ip(ip["subnet_id"], ip["ip_address"])
@@ -308,7 +311,7 @@ class Network(Service):
 
     def new_port(self, project_id: str, net: dict, fixed_ips=None, **attrs) -> dict:
         pid = new_id()
-        ips = self._fixed_ips(net, fixed_ips, project_id)
+        ips = self._fixed_ips(net, fixed_ips, project_id, pid)
         port = self._stamp({
             "id": pid, "name": attrs.get("name") or "", "network_id": net["id"], "tenant_id": project_id,
             "project_id": project_id, "mac_address": attrs.get("mac_address") or _mac(),
@@ -457,10 +460,11 @@ class Network(Service):
             for ip in old:
                 self._release_ip(ip["subnet_id"], ip["ip_address"])
             try:
-                port["fixed_ips"] = self._fixed_ips(self.networks[port["network_id"]], body["fixed_ips"], pid)
+                port["fixed_ips"] = self._fixed_ips(self.networks[port["network_id"]], body["fixed_ips"], pid,
+                                                    port["id"])
             except ApiError:
-                for ip in old:
-                    self.pools[ip["subnet_id"]].take(ip["ip_address"])
+                for index, ip in enumerate(old):
+                    self.pools[ip["subnet_id"]].reserve(ip["ip_address"], self._port_owner(port["id"], index))
                 raise
         for key in ("name", "description", "admin_state_up", "device_id", "device_owner", "security_groups",
                     "binding:host_id", "binding:profile", "binding:vnic_type", "dns_name", "qos_policy_id"):
@@ -567,7 +571,7 @@ class Network(Service):
                "qos_network_policy_id": None}
         subnet_id = body.get("subnet_id") or net["subnets"][0]
         subnet = self.subnets[subnet_id]
-        fip["floating_ip_address"] = self._allocate_ip(subnet, body.get("floating_ip_address"))
+        fip["floating_ip_address"] = self._allocate_ip(subnet, body.get("floating_ip_address"), f"floatingip {fid}")
         try:
             self._associate(fip, body.get("port_id"), body.get("fixed_ip_address"), pid)
         except ApiError:

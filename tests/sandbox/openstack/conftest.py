@@ -8,13 +8,17 @@ traffic must reach). LoadBalancer Services are left to "an outside controller"
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
+import socket
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -87,7 +91,13 @@ def http(method: str, url: str, body=None, headers: dict | None = None, timeout:
     return status, raw.decode(errors="replace")
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
+# How long a test waits for the cloud or the cluster to reach a state: generous, as a
+# client of a real cloud waits (the sandbox's delays are near zero with --fast, but a
+# machine shared by several test runs can be slow). Waits end as soon as the state is there.
+WAIT = 60.0
+
+
+def wait_for(predicate, timeout: float = WAIT, interval: float = 0.05, message: str = "condition"):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -154,17 +164,79 @@ def web_app(cloud):
     def ready():
         ep = core.read_namespaced_endpoints("web", ns)
         return sum(len(s.addresses or []) for s in ep.subsets or []) == 2
-    wait_for(ready, timeout=30, message="2 ready endpoints")
+    wait_for(ready, message="2 ready endpoints")
     nodes = [a.address for n in core.list_node().items for a in n.status.addresses if a.type == "InternalIP"]
     yield ns, node_port, sorted(nodes)
     core.delete_namespace(ns)
     api.close()
 
 
-def http_get(ip: str, port: int, timeout: float = 3.0):
+def http_get(ip: str, port: int, timeout: float = 10.0):
     """-> (status, headers, body) of a GET on ip:port, or None if nothing answers."""
     try:
         with urllib.request.urlopen(f"http://{ip}:{port}/", timeout=timeout) as r:
             return r.status, dict(r.headers), r.read().decode()
     except (OSError, urllib.error.URLError):
+        return None
+
+
+def refused(ip: str, port: int, timeout: float = 10.0) -> bool:
+    """True once nothing listens on ip:port any more (the connection is refused)."""
+    with socket.socket() as s:
+        s.settimeout(timeout)
+        return s.connect_ex((ip, port)) == errno.ECONNREFUSED
+
+
+class Backend:
+    """A TCP server on 127.0.0.1 standing for the members behind a balancer: it reads
+    each connection until `complete(data)`, keeps what it got in `received` and answers
+    `ok`. It answers every connection, so a client that gave up waiting on a loaded
+    machine can simply try again, as a client of a real cloud would."""
+
+    def __init__(self, complete: Callable[[bytes], bool]) -> None:
+        self.complete = complete
+        self.received: list[bytes] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._closed = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            try:
+                peer, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(peer,), daemon=True).start()
+
+    def _answer(self, peer: socket.socket) -> None:
+        with peer:
+            peer.settimeout(60)
+            data = b""
+            try:
+                while not self.complete(data):
+                    chunk = peer.recv(1024)
+                    if not chunk:
+                        return
+                    data += chunk
+                self.received.append(data)
+                peer.sendall(b"ok")
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._closed.set()
+        self._sock.close()
+
+
+def exchange(ip: str, port: int, payload: bytes, timeout: float = 10.0) -> bytes | None:
+    """Send `payload` to ip:port and return the first answer, or None if there is none."""
+    try:
+        with socket.create_connection((ip, port), timeout=timeout) as s:
+            s.sendall(payload)
+            return s.recv(16) or None
+    except OSError:
         return None

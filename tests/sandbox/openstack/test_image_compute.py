@@ -7,6 +7,8 @@ import base64
 import openstack.exceptions
 import pytest
 
+from .conftest import WAIT
+
 
 def test_it_finds_images_by_tag_and_name(conn):
     tagged = list(conn.image.images(tag="taikun-lb"))
@@ -28,14 +30,14 @@ def test_it_boots_and_deletes_a_server(conn):
     server = conn.compute.create_server(
         name="plain", image_id=image.id, flavor_id=flavor.id, networks=[{"uuid": net.id}],
         metadata={"role": "test"}, user_data=base64.b64encode(b"#!/bin/sh\necho hi\n").decode())
-    server = conn.compute.wait_for_server(server, interval=0.05, wait=20)
+    server = conn.compute.wait_for_server(server, interval=0.05, wait=WAIT)
     assert server.status == "ACTIVE"
     assert server.metadata == {"role": "test"}
     assert server.addresses["lab-net"][0]["addr"]
     ports = list(conn.network.ports(device_id=server.id))
     assert len(ports) == 1 and ports[0].device_owner == "compute:nova"
     conn.compute.delete_server(server)
-    conn.compute.wait_for_delete(server, interval=0.05, wait=20)
+    conn.compute.wait_for_delete(server, interval=0.05, wait=WAIT)
     assert list(conn.network.ports(device_id=server.id)) == []
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 
 import openstack.exceptions
 import pytest
+
+from sandbox.net.ipam import CLAIM_PORT
 
 from .conftest import http
 
@@ -90,3 +94,56 @@ def test_it_never_hands_out_a_floating_address_in_use_on_the_machine(cloud, conn
     finally:
         squatter.close()
         conn.network.delete_ip(first)
+
+
+def _claimed(ip: str) -> bool:
+    """True if the address is held on the machine the way every sandbox address is
+    (another sandbox could not claim it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((ip, CLAIM_PORT))
+        except OSError as e:
+            assert e.errno == errno.EADDRINUSE, e
+            return True
+        return False
+
+
+def test_it_holds_the_addresses_it_hands_out_until_they_are_released(conn):
+    net = conn.network.find_network("lab-net")
+    public = conn.network.find_network("public")
+    port = conn.network.create_port(network_id=net.id)
+    fip = conn.network.create_ip(floating_network_id=public.id)
+    fixed, floating = port.fixed_ips[0]["ip_address"], fip.floating_ip_address
+    try:
+        assert _claimed(fixed) and _claimed(floating)
+    finally:
+        conn.network.delete_ip(fip)
+        conn.network.delete_port(port)
+    assert not _claimed(fixed) and not _claimed(floating)
+
+
+def test_it_gives_a_port_several_addresses_on_one_subnet_and_never_a_node_address(cloud, conn):
+    net = conn.network.find_network("lab-net")
+    subnet = conn.network.find_subnet("lab-subnet")
+    from kubernetes import client
+
+    api = cloud.kube()
+    try:
+        nodes = {a.address for n in client.CoreV1Api(api).list_node().items for a in n.status.addresses
+                 if a.type == "InternalIP"}
+    finally:
+        api.close()
+    assert nodes
+    port = conn.network.create_port(network_id=net.id, fixed_ips=[{"subnet_id": subnet.id}] * 2)
+    try:
+        ips = [ip["ip_address"] for ip in port.fixed_ips]
+        assert len(set(ips)) == 2 and not set(ips) & nodes
+        pool = subnet.allocation_pools[0]
+        low, high = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+        assert all(low <= ipaddress.ip_address(ip) <= high for ip in ips)
+        for node in nodes:
+            with pytest.raises(openstack.exceptions.ConflictException):
+                conn.network.create_port(network_id=net.id, fixed_ips=[{"subnet_id": subnet.id,
+                                                                        "ip_address": node}])
+    finally:
+        conn.network.delete_port(port)

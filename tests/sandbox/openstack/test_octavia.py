@@ -6,11 +6,11 @@ from __future__ import annotations
 import openstack.exceptions
 import pytest
 
-from .conftest import http, http_get, wait_for
+from .conftest import WAIT, Backend, exchange, http, http_get, refused, wait_for
 
 
 def _wait(conn, lb):
-    return conn.load_balancer.wait_for_load_balancer(lb.id, interval=0.05, wait=20)
+    return conn.load_balancer.wait_for_load_balancer(lb.id, interval=0.05, wait=WAIT)
 
 
 def _build(conn, name, members, port=80, pool_protocol="TCP"):
@@ -58,7 +58,7 @@ def test_it_serves_a_balancer_built_like_cloud_provider_openstack(conn, web_app)
         assert len({a[1]["X-Pod-Name"] for a in answers}) == 2
         # disassociating the floating IP closes the listener
         conn.network.update_ip(fip, port_id=None)
-        wait_for(lambda: http_get(fip.floating_ip_address, 80, timeout=0.5) is None, message="listener closed")
+        wait_for(lambda: refused(fip.floating_ip_address, 80), message="listener closed")
     finally:
         conn.network.delete_ip(fip)
         conn.load_balancer.delete_load_balancer(lb, cascade=True)
@@ -69,7 +69,7 @@ def test_it_deletes_a_balancer_and_its_children_with_cascade(conn, web_app):
     lb, listener, pool = _build(conn, "cascade", [(nodes[0], node_port)], port=8080)
     vip_port = lb.vip_port_id
     conn.load_balancer.delete_load_balancer(lb, cascade=True)
-    conn.load_balancer.wait_for_delete(lb, interval=0.05, wait=20)
+    conn.load_balancer.wait_for_delete(lb, interval=0.05, wait=WAIT)
     assert list(conn.load_balancer.load_balancers(name="cascade")) == []
     assert [x for x in conn.load_balancer.listeners() if x.id == listener.id] == []
     assert [x for x in conn.load_balancer.pools() if x.id == pool.id] == []
@@ -95,7 +95,9 @@ def test_it_refuses_to_delete_a_balancer_with_children_without_cascade(cloud, co
 
 def test_it_refuses_changes_while_a_balancer_is_pending(cloud, conn):
     subnet = conn.network.find_subnet("lab-subnet")
-    cloud.faults(delays={"os_lb_provision": 1.0})
+    # long enough that the balancer is still PENDING_CREATE when the listener request
+    # arrives, even on a loaded machine
+    cloud.faults(delays={"os_lb_provision": 5.0})
     try:
         lb = conn.load_balancer.create_load_balancer(name="pending", vip_subnet_id=subnet.id)
         with pytest.raises(openstack.exceptions.ConflictException) as caught:
@@ -155,45 +157,20 @@ def test_it_refuses_fault_changes_without_the_admin_token(cloud):
 def test_it_sends_a_proxy_v2_header_for_a_proxyv2_pool(conn):
     import socket
     import struct
-    import threading
 
-    received: list[bytes] = []
-    backend = socket.socket()
-    backend.bind(("127.0.0.1", 0))
-    backend.listen(4)
-
-    def serve():
-        peer, _ = backend.accept()
-        with peer:
-            data = b""
-            while len(data) < 28 + 5:
-                chunk = peer.recv(1024)
-                if not chunk:
-                    break
-                data += chunk
-            received.append(data)
-            peer.sendall(b"ok")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    lb, _, _ = _build(conn, "proxy-v2", [("127.0.0.1", backend.getsockname()[1])], port=8080,
-                      pool_protocol="PROXYV2")
+    backend = Backend(lambda data: len(data) >= 28 + 5)
+    lb, _, _ = _build(conn, "proxy-v2", [("127.0.0.1", backend.port)], port=8080, pool_protocol="PROXYV2")
     public = conn.network.find_network("public")
     fip = conn.network.create_ip(floating_network_id=public.id, port_id=lb.vip_port_id)
     try:
-        def exchange():
-            try:
-                with socket.create_connection((fip.floating_ip_address, 8080), timeout=1) as s:
-                    s.sendall(b"hello")
-                    return s.recv(16)
-            except OSError:
-                return None
-        assert wait_for(exchange, message="an answer through the PROXYV2 pool") == b"ok"
-        thread.join(5)
-        data = received[0]
-        assert data[:12] == b"\r\n\r\n\x00\r\nQUIT\n" and data[12] == 0x21 and data[13] == 0x11
-        assert socket.inet_ntoa(data[20:24]) == fip.floating_ip_address
-        assert struct.unpack("!H", data[26:28])[0] == 8080 and data[28:] == b"hello"
+        answer = wait_for(lambda: exchange(fip.floating_ip_address, 8080, b"hello"),
+                          message="an answer through the PROXYV2 pool")
+        assert answer == b"ok"
+        assert backend.received
+        for data in backend.received:
+            assert data[:12] == b"\r\n\r\n\x00\r\nQUIT\n" and data[12] == 0x21 and data[13] == 0x11
+            assert socket.inet_ntoa(data[20:24]) == fip.floating_ip_address
+            assert struct.unpack("!H", data[26:28])[0] == 8080 and data[28:] == b"hello"
     finally:
         backend.close()
         conn.network.delete_ip(fip)

@@ -5,10 +5,8 @@ allowed_address_pairs, and a floating IP on the VIP port forwarding real traffic
 from __future__ import annotations
 
 import base64
-import socket
-import threading
 
-from .conftest import http_get, wait_for
+from .conftest import WAIT, Backend, exchange, http_get, refused, wait_for
 
 
 def _user_data(vip: str, backends: list[tuple[str, int]], priority: int, state: str, options: str = "check",
@@ -64,7 +62,7 @@ def _pair(conn, name: str, backends, options: str = "check", port: int = 80):
             name=f"{name}-{i}", image_id=image.id, flavor_id=flavor.id, networks=[{"port": nic.id}],
             user_data=_user_data(vip_ip, backends, priority, state, options, port),
             metadata={"taikun-lb": name}))
-    servers = [conn.compute.wait_for_server(s, interval=0.05, wait=20) for s in servers]
+    servers = [conn.compute.wait_for_server(s, interval=0.05, wait=WAIT) for s in servers]
     fip = conn.network.create_ip(floating_network_id=public.id, port_id=vip.id)
     return servers, vip, fip
 
@@ -73,7 +71,7 @@ def _cleanup(conn, servers, vip, fip):
     for s in servers:
         conn.compute.delete_server(s, ignore_missing=True)
     for s in servers:
-        conn.compute.wait_for_delete(s, interval=0.05, wait=20)
+        conn.compute.wait_for_delete(s, interval=0.05, wait=WAIT)
     conn.network.delete_ip(fip, ignore_missing=True)
     prefix = vip.name.removesuffix("-vip")
     for p in list(conn.network.ports()):
@@ -91,51 +89,28 @@ def test_it_forwards_through_a_taikun_pair_and_fails_over(cloud, web_app):
         assert status == 200 and "Welcome to nginx!" in body and headers["X-Pod-Name"].startswith("web-")
         # the MASTER stops: the BACKUP takes the VIP and keeps serving
         conn.compute.stop_server(servers[0])
-        conn.compute.wait_for_server(servers[0], status="SHUTOFF", interval=0.05, wait=20)
+        conn.compute.wait_for_server(servers[0], status="SHUTOFF", interval=0.05, wait=WAIT)
         assert wait_for(lambda: http_get(fip.floating_ip_address, 80), message="served by the backup")[0] == 200
-        # both gone: nothing answers any more
+        # both gone: nothing listens any more
         conn.compute.stop_server(servers[1])
-        wait_for(lambda: http_get(fip.floating_ip_address, 80, timeout=0.5) is None, message="listener closed")
+        wait_for(lambda: refused(fip.floating_ip_address, 80), message="listener closed")
     finally:
         _cleanup(conn, servers, vip, fip)
 
 
 def test_it_sends_the_proxy_protocol_header_haproxy_is_told_to(cloud):
-    received: list[bytes] = []
-    backend = socket.socket()
-    backend.bind(("127.0.0.1", 0))
-    backend.listen(4)
-
-    def serve():
-        conn_, _ = backend.accept()
-        with conn_:
-            data = b""
-            while b"\r\n" not in data:
-                chunk = conn_.recv(1024)
-                if not chunk:
-                    break
-                data += chunk
-            received.append(data)
-            conn_.sendall(b"ok")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    backend = Backend(lambda data: b"\r\n" in data)
     conn = cloud.connect("sandbox-taikun")
-    servers, vip, fip = _pair(conn, "tk-proxy", [("127.0.0.1", backend.getsockname()[1])], "check send-proxy",
-                              port=8443)
+    servers, vip, fip = _pair(conn, "tk-proxy", [("127.0.0.1", backend.port)], "check send-proxy", port=8443)
     try:
-        def exchange():
-            try:
-                with socket.create_connection((fip.floating_ip_address, 8443), timeout=1) as s:
-                    s.sendall(b"hello\r\n")
-                    return s.recv(16)
-            except OSError:
-                return None
-        assert wait_for(exchange, message="an answer through the PROXY listener") == b"ok"
-        thread.join(5)
-        line = received[0].split(b"\r\n")[0].decode()
-        assert line.startswith("PROXY TCP4 ")
-        assert line.split()[3] == fip.floating_ip_address and line.split()[5] == "8443"
+        answer = wait_for(lambda: exchange(fip.floating_ip_address, 8443, b"hello\r\n"),
+                          message="an answer through the PROXY listener")
+        assert answer == b"ok"
+        assert backend.received
+        for data in backend.received:
+            line = data.split(b"\r\n")[0].decode()
+            assert line.startswith("PROXY TCP4 ")
+            assert line.split()[3] == fip.floating_ip_address and line.split()[5] == "8443"
     finally:
         backend.close()
         _cleanup(conn, servers, vip, fip)
@@ -146,12 +121,13 @@ def test_it_closes_the_listener_when_the_servers_are_deleted(cloud, web_app):
     conn = cloud.connect("sandbox-taikun")
     servers, vip, fip = _pair(conn, "tk-gone", [(ip, node_port) for ip in nodes])
     try:
-        wait_for(lambda: http_get(fip.floating_ip_address, 80), message="HTTP through the Taikun floating IP")
+        wait_for(lambda: http_get(fip.floating_ip_address, 80),
+                 message="HTTP through the Taikun floating IP")
         for s in servers:
             conn.compute.delete_server(s)
-        wait_for(lambda: http_get(fip.floating_ip_address, 80, timeout=0.5) is None, message="listener closed")
+        wait_for(lambda: refused(fip.floating_ip_address, 80), message="listener closed")
         for s in servers:
-            conn.compute.wait_for_delete(s, interval=0.05, wait=20)
+            conn.compute.wait_for_delete(s, interval=0.05, wait=WAIT)
         # the ports the servers were booted on stay, unbound
         ports = [p for p in conn.network.ports() if p.name in ("tk-gone-0", "tk-gone-1")]
         assert len(ports) == 2 and all(p.device_id == "" for p in ports)
