@@ -14,7 +14,7 @@ log = logging.getLogger("sandbox.net.proxy")
 BackendPicker = Callable[[], list[tuple[str, int]]]
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
             data = await reader.read(65536)
@@ -28,7 +28,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
+def reset(writer: asyncio.StreamWriter) -> None:
     sock = writer.get_extra_info("socket")
     try:
         if sock is not None:
@@ -65,13 +65,13 @@ class TCPProxy:
                 except (TimeoutError, OSError):
                     continue
             if up_writer is None:
-                _reset(writer)
+                reset(writer)
                 return
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         except asyncio.CancelledError:
             # closing the listener: reset the client (the task must not end cancelled,
             # asyncio's stream callback would log it)
-            _reset(writer)
+            reset(writer)
         finally:
             self._conns.discard(task)
             for w in (writer, up_writer):

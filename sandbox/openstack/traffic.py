@@ -22,6 +22,8 @@ import socket
 import struct
 from collections.abc import Callable
 
+from ..net.proxy import pipe, reset
+
 log = logging.getLogger("sandbox.openstack.traffic")
 
 # -> [(address, port, proxy mode or None)]
@@ -35,30 +37,6 @@ def proxy_header(mode: str, src: tuple[str, int], dst: tuple[str, int]) -> bytes
         return f"PROXY TCP4 {src[0]} {dst[0]} {src[1]} {dst[1]}\r\n".encode()
     addrs = socket.inet_aton(src[0]) + socket.inet_aton(dst[0]) + struct.pack("!HH", src[1], dst[1])
     return V2_SIGNATURE + bytes([0x21, 0x11]) + struct.pack("!H", len(addrs)) + addrs
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError, asyncio.IncompleteReadError):
-        pass
-
-
-def _reset(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
-    try:
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    writer.close()
 
 
 class Forwarder:
@@ -102,11 +80,11 @@ class Forwarder:
                     up_writer.write(proxy_header(mode, peer[:2], local[:2]))
                 break
             if up_writer is None:
-                _reset(writer)
+                reset(writer)
                 return
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         except asyncio.CancelledError:
-            _reset(writer)
+            reset(writer)
         finally:
             self._conns.discard(task)
             for w in (writer, up_writer):
