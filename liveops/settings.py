@@ -166,5 +166,6 @@ CELERY_IMPORTS = (
     "labs.checks.probes",
     "labs.live.actions",
     "clouds.loadbalancers.tasks",
+    "clouds.openstack.testing",
 )
 

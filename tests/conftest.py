@@ -36,8 +36,9 @@ def _wire_redis(redis_url):
     yield
 
 
-# The sandbox cluster (a real subprocess) for the product's tests too.
+# The sandbox cluster (a real subprocess) for the product's tests too, and the sandbox with its cloud.
 from tests.sandbox.conftest import namespace, sandbox  # noqa: E402,F401
+from tests.sandbox.openstack.conftest import cloud  # noqa: E402,F401
 
 
 @pytest.fixture

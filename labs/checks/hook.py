@@ -12,13 +12,16 @@ from labs.models import LabSession
 log = logging.getLogger(__name__)
 
 
-def on_namespace_change(session_id, namespace_state: dict) -> None:
-    """Called through the cluster watcher (debounced) on every change in a session's namespace."""
+def on_namespace_change(session_id, namespace_state: dict, cluster_id=None) -> None:
+    """Called through the cluster watcher (debounced) on every change in a session's namespace.
+
+    With `cluster_id` (the watcher's), only the watcher of the session's own cluster counts.
+    """
     try:
         session = LabSession.objects.select_related("user").get(pk=session_id)
     except (LabSession.DoesNotExist, ValueError):
         return
-    if not session.is_active:
+    if not session.is_active or (cluster_id is not None and session.cluster_id != cluster_id):
         return
     refresh_checks(session, namespace_state or {})
     maybe_enqueue_probe(session, namespace_state or {})

@@ -115,7 +115,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=html)
 
     async def object_changed(self, event):
-        if not self.group:
+        if not self.group or event.get("cluster", self.cluster_id) != self.cluster_id:
             return
         html = panel.render_change(self.session_id, self.state, event["kind"], event["name"], event.get("object"))
         if html:

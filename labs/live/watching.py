@@ -22,13 +22,18 @@ SUBSCRIPTION_NAME = "labs.sessions"
 
 
 def object_changed(change: Change) -> list[tuple[str, dict]]:
-    """The message every page of the session gets: the object's whole state (None when deleted)."""
-    message = {"type": "object.changed", "kind": change.kind, "name": change.name, "object": change.object}
+    """The message every page of the session gets: the object's whole state (None when deleted).
+
+    It names the cluster it was seen on: a page follows only its session's cluster (two cluster rows
+    may reach the same API server, and then both watchers see the session's namespace).
+    """
+    message = {"type": "object.changed", "cluster": change.cluster_id, "kind": change.kind, "name": change.name,
+               "object": change.object}
     return [(group_name(change.owner), message)]
 
 
 def namespace_settled(cluster_id, namespace: str, owner: str, state: dict) -> None:
-    on_namespace_change(uuid.UUID(owner), state)
+    on_namespace_change(uuid.UUID(owner), state, cluster_id=cluster_id)
 
 
 def subscription(on_settled=namespace_settled) -> Subscription:

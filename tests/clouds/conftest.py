@@ -3,7 +3,7 @@ and credentials and clusters made from the clouds.yaml it writes."""
 
 import pytest
 
-from tests.sandbox.openstack.conftest import CloudSandbox, cloud  # noqa: F401
+from tests.sandbox.openstack.conftest import CloudSandbox
 
 
 def credential_from(cloud: CloudSandbox, name: str = "sandbox", **fields):

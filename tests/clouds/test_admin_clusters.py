@@ -92,3 +92,46 @@ def test_it_never_runs_a_command_from_a_kubeconfig_stored_before(tmp_path):
         api_client(cluster).call_api("/version", "GET")
     assert "users[0].user.exec" in info.value.message
     assert not marker.exists()
+
+
+def _cluster_form(settings, **changes):
+    return {"name": "cloudy", "kubeconfig": "", "kubeconfig_path": f"{settings.VAR_DIR}/cloudy", "context": "",
+            "cloud_credential": "", "load_balancers_by": "cluster", "lb_subnet": "", **changes}
+
+
+def _credential(name="lab", load_balancers="octavia"):
+    from clouds.models import CloudCredential
+
+    return CloudCredential.objects.create(name=name, auth_url="https://k.example.com/v3", username="u", password="pw",
+                                          project_name="p", load_balancers=load_balancers)
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"cloud_credential": ""}, "cloud_credential", "Choose the cloud credential this product builds load balancers with"),
+    ({"cloud_credential": "none"}, "cloud_credential", "has load balancers “None”"),
+    ({"lb_subnet": ""}, "lb_subnet", "Give the subnet of the cluster's nodes"),
+])
+def test_it_names_what_this_product_needs_to_provision_balancers(admin_client, settings, changes, field, message):
+    credentials = {"lab": _credential().pk, "none": _credential("nolb", "none").pk}
+    data = _cluster_form(settings, cloud_credential=credentials["lab"], load_balancers_by="product",
+                         lb_subnet="lab-subnet")
+    data.update({k: credentials.get(v, v) for k, v in changes.items()})
+    r = admin_client.post("/admin/clouds/cluster/add/", data)
+    assert r.status_code == 200
+    assert message in " ".join(r.context["adminform"].form.errors[field])
+    assert not Cluster.objects.filter(name="cloudy").exists()
+
+
+def test_it_binds_a_cluster_to_a_credential(admin_client, settings):
+    credential = _credential()
+    r = admin_client.post("/admin/clouds/cluster/add/", _cluster_form(
+        settings, cloud_credential=credential.pk, load_balancers_by="product", lb_subnet="lab-subnet"))
+    assert r.status_code == 302
+    cluster = Cluster.objects.get(name="cloudy")
+    assert cluster.cloud_credential == credential and cluster.balancers_by_product and cluster.lb_subnet == "lab-subnet"
+
+
+def test_it_lets_the_clusters_own_controller_provision_without_a_credential(admin_client, settings):
+    r = admin_client.post("/admin/clouds/cluster/add/", _cluster_form(settings))
+    assert r.status_code == 302
+    assert not Cluster.objects.get(name="cloudy").balancers_by_product

@@ -226,7 +226,8 @@ def test_it_gives_a_name_to_one_of_two_students_racing_for_it(dns_settings):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=claim, args=(s, ip)) for s, ip in zip(sessions, ("127.31.129.5", "127.31.129.6"))]
+    threads = [threading.Thread(target=claim, args=(s, ip))
+               for s, ip in zip(sessions, ("127.31.129.5", "127.31.129.6"), strict=True)]
     for t in threads:
         t.start()
     for t in threads:

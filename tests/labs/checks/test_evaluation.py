@@ -246,3 +246,13 @@ def test_it_ignores_changes_of_ended_sessions(monkeypatch):
     monkeypatch.setattr(refresh, "notify_session", lambda sid, what: notified.append(what))
     on_namespace_change(session.id, sb.healthy())
     assert notified == [] and not CheckResult.objects.filter(session=session).exists()
+
+
+def test_it_ignores_what_another_clusters_watcher_sees_of_the_namespace():
+    from labs.models import CheckResult
+
+    session = sb.make_session("una")
+    on_namespace_change(session.id, sb.healthy(), cluster_id=session.cluster_id + 1000)
+    assert not CheckResult.objects.filter(session=session).exists()
+    on_namespace_change(session.id, sb.healthy(), cluster_id=session.cluster_id)
+    assert CheckResult.objects.filter(session=session, key="deployment-ready", passed=True).exists()

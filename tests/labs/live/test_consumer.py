@@ -176,3 +176,17 @@ async def test_it_throttles_resync_requests(alice_session):
     # ...and nothing more.
     assert await communicator.receive_nothing(timeout=consumer.RESYNC_INTERVAL + 0.5)
     await communicator.disconnect()
+
+
+async def test_it_follows_only_its_sessions_cluster(alice_session):
+    """Two cluster rows may reach one API server: what the other cluster's watcher sees is not drawn."""
+    user, session = alice_session
+    communicator = await connect_past_resync(session, user)
+    await get_channel_layer().group_send(session.group_name, {
+        "type": "object.changed", "cluster": session.cluster_id + 1000, "kind": "pods", "name": "web-1",
+        "object": None})
+    assert await communicator.receive_nothing(timeout=0.5)
+    await get_channel_layer().group_send(session.group_name, {
+        "type": "object.changed", "cluster": session.cluster_id, "kind": "pods", "name": "web-1", "object": None})
+    assert "No pods in the namespace" in await communicator.receive_from(timeout=5)
+    await communicator.disconnect()
