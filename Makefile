@@ -10,7 +10,9 @@ EDITOR_BUNDLE := static/editor/editor.js
 EDITOR_SOURCES := $(wildcard frontend/src/*) frontend/package.json frontend/package-lock.json $(wildcard frontend/*.py) $(wildcard frontend/*.mjs) $(wildcard frontend/*.js)
 
 RUN_APT := redis-server
-TEST_APT := redis-server chromium
+TEST_APT := redis-server chromium postgresql
+# The database-backed tests that run a second time on PostgreSQL (a private server the run starts).
+POSTGRES_TESTS ?= tests/labs tests/clouds
 
 .PHONY: run test deps test-deps sysdeps-run sysdeps-test venv frontend bench clean
 
@@ -20,6 +22,7 @@ run: deps
 test: test-deps
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
+	$(PY) tests/run_on_postgres.py $(POSTGRES_TESTS) -q -p no:randomly
 
 deps: sysdeps-run venv frontend
 test-deps: sysdeps-test venv frontend

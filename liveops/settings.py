@@ -74,16 +74,23 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("LIVEOPS_DB_PATH", str(VAR_DIR / "db.sqlite3")),
-        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
-        # Live-server tests need a file-based test database shared by processes.
-        # (one file per test run, so that concurrent runs do not share it).
-        "TEST": {"NAME": os.environ.get("LIVEOPS_TEST_DB_PATH", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))},
+if os.environ.get("DATABASE_URL"):
+    # Production (and the PostgreSQL test run): e.g. postgres://user:password@host:5432/liveops
+    import dj_database_url
+
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60,
+                                                  conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("LIVEOPS_DB_PATH", str(VAR_DIR / "db.sqlite3")),
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # Live-server tests need a file-based test database shared by processes.
+            # (one file per test run, so that concurrent runs do not share it).
+            "TEST": {"NAME": os.environ.get("LIVEOPS_TEST_DB_PATH", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))},
+        }
     }
-}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -119,3 +119,52 @@ def start_redis() -> tuple[Service, str]:
 
 
 PYTHON = sys.executable
+
+
+def postgres_bin(name: str) -> str:
+    """A PostgreSQL server program from Debian's packages (the newest version installed)."""
+    root = Path("/usr/lib/postgresql")
+    versions = sorted((p for p in root.glob("*/bin") if (p / name).exists()), key=lambda p: int(p.parent.name))
+    if not versions:
+        raise RuntimeError("PostgreSQL is not installed (Debian package postgresql); `make test` installs it")
+    return str(versions[-1] / name)
+
+
+def start_postgres() -> tuple[Service, str]:
+    """A private PostgreSQL server on a free loopback port, its data in a fresh directory: -> (service, URL).
+
+    As root (CI), the server runs as the `postgres` user, which PostgreSQL requires.
+    """
+    import pwd
+    import shutil
+    import tempfile
+
+    port = free_port()
+    data = Path(tempfile.mkdtemp(prefix="liveops-pg-"))
+    as_user: list[str] = []
+    if os.getuid() == 0:
+        pg = pwd.getpwnam("postgres")
+        os.chown(data, pg.pw_uid, pg.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_user, postgres_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                    "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+    svc = Service(f"postgres-{port}", [*as_user, postgres_bin("postgres"), "-D", str(data), "-p", str(port),
+                                       "-k", str(data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                                       "-c", "max_connections=200"])
+    stop = svc.stop
+
+    def stop_and_clean():
+        stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+    svc.stop = stop_and_clean
+    wait_for_port(port)
+    return svc, f"postgres://postgres@127.0.0.1:{port}/liveops"
+
+
+def database_env(settings_dict: dict) -> dict:
+    """What a product process started by a test needs to use the test database."""
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return {"LIVEOPS_DB_PATH": str(settings_dict["NAME"])}
+    return {"DATABASE_URL": f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
+                            f"{settings_dict['NAME']}"}

@@ -172,11 +172,18 @@ def evaluate(session: LabSession, state: dict | None, probes: dict | None = None
     return statuses
 
 
+def _lock(session: LabSession) -> None:
+    """Serialise the writers of a session's check results (the watcher's checks and the probes run at
+    the same time in different processes): each reads and rewrites whole rows, so one must wait."""
+    LabSession.objects.select_for_update().filter(pk=session.pk).values_list("pk", flat=True).first()
+
+
 def save_checks(session: LabSession, statuses: list[CheckStatus]) -> bool:
     """Store the statuses; True when anything stored changed. Sets reached_at on the statuses."""
     changed = False
     now = timezone.now()
     with transaction.atomic():
+        _lock(session)
         rows = {r.key: r for r in CheckResult.objects.filter(session=session)}
         for status in statuses:
             row = rows.get(status.key)
@@ -200,6 +207,7 @@ def save_checks(session: LabSession, statuses: list[CheckStatus]) -> bool:
 def save_probe(session: LabSession, key: str, probe: dict) -> None:
     """Store one probe result in its check's detail (the checks read it from there)."""
     with transaction.atomic():
+        _lock(session)
         row, _ = CheckResult.objects.get_or_create(session=session, key=key, defaults={"detail": {}})
         row.detail = {**(row.detail or {}), "probe": probe}
         row.save(update_fields=["detail", "updated"])

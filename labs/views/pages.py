@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
-from django.db.models import Max
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from labs import lifecycle
@@ -21,8 +17,8 @@ from labs.live import fragments
 from labs.live.fragments import balancer_context, checklist_context, dns_context, script_json
 from labs.live.panel import panel_context
 from labs.manifests import validate_manifests
-from labs.models import LabSession, ManifestRevision
-from labs.revisions import apply_revision
+from labs.models import LabSession
+from labs.revisions.submit import StillApplying, submit_revision
 from labs.views.dns import set_dns_record
 
 
@@ -142,20 +138,13 @@ def apply(request, session_id):
                                   message="Your namespace is still being prepared: apply again in a moment.")
     if session.state != LabSession.State.READY:
         return _problems_response(request, session, validation, message="The lab is not running, so nothing can be applied.")
-    busy = session.revisions.filter(status=ManifestRevision.Status.APPLYING,
-                                    created__gte=timezone.now() - timedelta(minutes=2)).first()
-    if busy:
+    try:
+        revision = submit_revision(session, text, dry_run)
+    except StillApplying as busy:
         return _problems_response(request, session, validation,
                                   message=f"Revision {busy.number} is still being applied: wait for it to finish.")
-    with transaction.atomic():
-        number = (session.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
-        revision = ManifestRevision.objects.create(
-            session=session, number=number, text=text, status=ManifestRevision.Status.APPLYING,
-            message="Waiting for a worker…",
-        )
-        transaction.on_commit(lambda: apply_revision.delay(revision.pk, dry_run_only=dry_run))
     what = "Dry run" if dry_run else "Apply"
-    return _problems_response(request, session, validation, message=f"{what} of revision {number} started.")
+    return _problems_response(request, session, validation, message=f"{what} of revision {revision.number} started.")
 
 
 @login_required

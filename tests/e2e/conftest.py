@@ -8,7 +8,7 @@ import os
 import pytest
 from django.db import connection
 
-from tests.services import PYTHON, Service, free_port, wait_for_port
+from tests.services import PYTHON, Service, database_env, free_port, wait_for_port
 
 # Playwright's sync API runs an event loop in the test thread; the tests' own
 # database calls (and pytest-django's flush) are still synchronous and safe.
@@ -27,9 +27,9 @@ def browser_type_launch_args():
 def stack(django_db_setup, django_db_blocker, sandbox, redis_url):
     """Start the product's processes once for all browser tests."""
     with django_db_blocker.unblock():
-        db_path = connection.settings_dict["NAME"]
+        database = database_env(connection.settings_dict)
     env = {
-        "LIVEOPS_DB_PATH": str(db_path),
+        **database,
         "LIVEOPS_REDIS_URL": redis_url,
         "LIVEOPS_KUBECONFIG": sandbox.kubeconfig,
         "LIVEOPS_DNS_RESOLVERS": f"127.0.0.1:{sandbox.dns_port}",

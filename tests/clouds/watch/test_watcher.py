@@ -295,9 +295,9 @@ def test_it_debounces_the_checks_hook():
 def test_it_runs_as_a_management_command(sandbox, cluster, redis_url):
     from django.db import connection
 
-    from tests.services import PYTHON, Service
+    from tests.services import PYTHON, Service, database_env
 
-    env = {"LIVEOPS_DB_PATH": connection.settings_dict["NAME"], "LIVEOPS_REDIS_URL": redis_url}
+    env = {**database_env(connection.settings_dict), "LIVEOPS_REDIS_URL": redis_url}
     svc = Service("run-watcher", [PYTHON, "manage.py", "run_watcher", "--refresh", "1"], env=env)
     try:
         svc.wait_for_log("watcher started")

@@ -256,3 +256,41 @@ def test_it_ignores_what_another_clusters_watcher_sees_of_the_namespace():
     assert not CheckResult.objects.filter(session=session).exists()
     on_namespace_change(session.id, sb.healthy(), cluster_id=session.cluster_id)
     assert CheckResult.objects.filter(session=session, key="deployment-ready", passed=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_loses_no_probe_when_the_watcher_and_a_probe_write_at_once():
+    """The watcher's checks and a probe worker rewrite the same rows at the same time: neither loses the other's."""
+    import threading
+
+    from django.db import connection
+
+    from labs.checks.definitions import CheckStatus
+
+    session = sb.make_session("vic")
+    done = threading.Event()
+    errors = []
+
+    def checks():
+        try:
+            n = 0
+            while not done.is_set():
+                n += 1
+                save_checks(session, [CheckStatus("http-external-ip", "t", "waiting", message=f"pass {n}")])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=checks)
+    thread.start()
+    try:
+        for i in range(40):
+            save_probe(session, "http-external-ip", {"ok": True, "round": i})
+    finally:
+        done.set()
+        thread.join(30)
+        connection.close()
+    assert errors == []
+    row = CheckResult.objects.get(session=session, key="http-external-ip")
+    assert row.detail["probe"]["round"] == 39 and row.detail["message"].startswith("pass ")
