@@ -11,6 +11,13 @@ app.autodiscover_tasks()
 
 
 @worker_init.connect
+def task_ids_in_logs(**_kwargs):
+    from liveops.logs import connect_celery_signals
+
+    connect_celery_signals()
+
+
+@worker_init.connect
 def preload_cluster_clients(**_kwargs):
     """Import the Kubernetes client's API classes once in the parent process, before
     the pool forks: each child otherwise pays seconds of imports on its first task."""

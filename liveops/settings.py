@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "liveops.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -154,11 +155,19 @@ LIVEOPS_LB_SWEEP_REMOVE = env_bool("LIVEOPS_LB_SWEEP_REMOVE", False)
 # Encryption of credentials at rest (Fernet). Defaults to a key derived from SECRET_KEY.
 LIVEOPS_ENCRYPTION_KEY = os.environ.get("LIVEOPS_ENCRYPTION_KEY", "")
 
+# LIVEOPS_LOG_FORMAT=json: one JSON object per record, with the request's or task's id.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "liveops.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": os.environ.get("LIVEOPS_LOG_FORMAT", "plain")}},
     "root": {"handlers": ["console"], "level": os.environ.get("LIVEOPS_LOG_LEVEL", "INFO")},
     "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }

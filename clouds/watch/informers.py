@@ -28,6 +28,7 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from clouds.kube.connect import config_key, kubeconfig_of, new_api_client
 from clouds.kube.kinds import CLUSTER_KINDS, KINDS, NAMESPACED_KINDS
+from clouds.watch import heartbeat
 from clouds.watch import state as live_state
 from clouds.watch.debouncer import Debouncer
 from clouds.watch.publisher import Publisher
@@ -40,6 +41,7 @@ WATCH_TIMEOUT = 290  # seconds the server keeps one watch open (randomised a lit
 CONNECT_TIMEOUT = 5
 LIST_TIMEOUT = 30
 MAX_BACKOFF = 30.0
+HEARTBEAT_INTERVAL = 5.0
 
 
 class Expired(Exception):
@@ -95,6 +97,7 @@ class ClusterWatcher:
         self.open_watches: Counter = Counter()
         self._responses: dict[str, object] = {}
         self._stopping = threading.Event()
+        self.last_heard = 0.0  # time.time() of the last line any watch received (events and bookmarks)
         self._sync_queue: list[str] = []
         self._sync_cond = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -186,6 +189,7 @@ class ClusterWatcher:
                     raise Stopped()
                 if not line:
                     continue
+                self.last_heard = time.time()
                 event = json.loads(line)
                 obj = event.get("object") or {}
                 kind_of_event = event.get("type")
@@ -456,12 +460,23 @@ class Watcher:
         close_old_connections()
 
     def run(self) -> None:
+        beats = threading.Thread(target=self._beat, name="watcher-heartbeat", daemon=True)
+        beats.start()
         while not self._stop.is_set():
             try:
                 self.reconcile()
             except Exception:
                 logger.exception("could not read the clusters")
             self._stop.wait(self.refresh)
+
+    def _beat(self, every: float = HEARTBEAT_INTERVAL) -> None:
+        """Write each cluster's heartbeat (clouds.watch.heartbeat) every few seconds."""
+        while not self._stop.wait(every):
+            for pk, watcher in list(self.clusters.items()):
+                try:
+                    heartbeat.write(pk, watcher.last_heard, sum(watcher.open_watches.values()))
+                except Exception as exc:  # Redis away: the next beat tells
+                    logger.warning("could not write the watcher's heartbeat: %s", exc)
 
     def request_stop(self) -> None:
         self._stop.set()
