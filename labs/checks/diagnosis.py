@@ -11,11 +11,16 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from kubernetes.utils import parse_quantity
 
 from clouds.kube.objects import (
+    deployment_pods,
+    event_time,
+    events_for,
     is_load_balancer,
     latest_lb_event,
     lb_ingress,
@@ -53,6 +58,14 @@ FALLBACK_HINTS = {
     "service-not-loadbalancer": "The Service {service} is of type {type}: only a Service of type LoadBalancer "
                                 "gets an external IP from the cloud. Set `type: LoadBalancer`.",
     "pods-not-ready": "{ready} of {desired} pods of {deployment} are ready: {reasons}.",
+    "node-selector-unmatched": "The pods of {owner} stay Pending: no node has the labels they ask for "
+                               "({constraints}). Remove `nodeSelector` and `affinity` from the pod template, or "
+                               "ask only for labels the nodes have.",
+    "insufficient-resources": "The pods of {owner} stay Pending: each asks for {requests}, and no node has "
+                              "that much {short} free{offer}. Lower `resources.requests` in the pod template.",
+    "pods-unschedulable": "The pods of {owner} stay Pending: the scheduler finds no node for them ({reasons}).",
+    "quota-exceeded": "The namespace's quota {quota} refuses the pods of {owner}: {details}. Lower "
+                      "`resources.requests` and `resources.limits`, or `replicas`, to fit in what is left.",
 }
 TITLES = {
     "selector-mismatch": "The Service's selector matches no pod",
@@ -65,6 +78,10 @@ TITLES = {
     "http-failed": "The external IP does not answer",
     "service-not-loadbalancer": "The Service is not of type LoadBalancer",
     "pods-not-ready": "Pods are not ready",
+    "node-selector-unmatched": "No node has the labels the pods select",
+    "insufficient-resources": "No node has room for the pods' requests",
+    "pods-unschedulable": "The pods cannot be scheduled",
+    "quota-exceeded": "The namespace's quota refuses the pods",
 }
 
 
@@ -305,9 +322,8 @@ def _pods_not_ready(state, lab):
             if any(r in IMAGE_PULL_REASONS for (_, r, _) in pod_waiting_reasons(pod)):
                 continue  # explained by image-pull
             status = pod.get("status") or {}
-            for cond in status.get("conditions") or []:
-                if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-                    pod_reasons.append(cond.get("reason") or "Unschedulable")
+            if _unschedulable_message(pod) is not None:
+                continue  # explained by the scheduling diagnoses
             for cs in status.get("containerStatuses") or []:
                 terminated = (cs.get("state") or {}).get("terminated")
                 if terminated:
@@ -320,6 +336,225 @@ def _pods_not_ready(state, lab):
             text = "; ".join(f"{r} ({', '.join(sorted(pods))})" for r, pods in sorted(reasons.items()))
             result.append(make("pods-not-ready", {"deployment": name_of(d), "ready": ready, "desired": desired,
                                                   "reasons": text}, lab, WARNING))
+    return result
+
+
+# ---------------------------------------------------------------- scheduling and quota
+
+# "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector.
+#  preemption: ..." (kube-scheduler's FitError)
+_FIT_ERROR = re.compile(r"^0/(?P<nodes>\d+) nodes are available: (?P<reasons>.*?)\.(?:\s|$)")
+_FIT_REASON = re.compile(r"(\d+) ((?:[^,]|,(?! \d+ ))+)")
+AFFINITY_MISMATCH = "node(s) didn't match Pod's node affinity/selector"
+# "exceeded quota: lab-quota, requested: requests.cpu=3, used: requests.cpu=0, limited: requests.cpu=2"
+_QUOTA = re.compile(r"exceeded quota: (?P<quota>[^,]+), requested: (?P<requested>\S*), used: (?P<used>\S*), "
+                    r"limited: (?P<limited>\S*)")
+_BINARY = (("Gi", 2 ** 30), ("Mi", 2 ** 20), ("Ki", 2 ** 10))
+
+
+def _unschedulable_message(pod: dict) -> str | None:
+    """The scheduler's message for a pod it could not place (None if it is not in that state)."""
+    if meta(pod).get("deletionTimestamp") or (pod.get("spec") or {}).get("nodeName"):
+        return None
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" \
+                and cond.get("reason") == "Unschedulable":
+            return cond.get("message") or ""
+    return None
+
+
+def _scheduler_message(state, pod: dict) -> str:
+    message = _unschedulable_message(pod) or ""
+    if not message:
+        events = [e for e in events_for(state, "Pod", name_of(pod)) if e.get("reason") == "FailedScheduling"]
+        message = (events[-1].get("message") or "") if events else ""
+    return message
+
+
+def fit_reasons(message: str) -> tuple[int, dict[str, int]]:
+    """(number of nodes, {reason: nodes}) of a FitError message; (0, {}) if it is not one."""
+    m = _FIT_ERROR.match(message or "")
+    if not m:
+        return 0, {}
+    return int(m.group("nodes")), {reason.strip(): int(n) for n, reason in _FIT_REASON.findall(m.group("reasons"))}
+
+
+def _quantity(value) -> Decimal | None:
+    try:
+        return Decimal(parse_quantity(value))
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+
+
+def format_quantity(resource: str, value: Decimal) -> str:
+    """cpu in cores or millicores, bytes with the largest exact binary suffix, counts as numbers."""
+    if resource.split(".")[-1] == "cpu":
+        return str(int(value)) if value == value.to_integral_value() else f"{int(value * 1000)}m"
+    if resource.split(".")[-1] in ("memory", "ephemeral-storage", "storage"):
+        for suffix, size in _BINARY:
+            if value and value % size == 0:
+                return f"{int(value / size)}{suffix}"
+        for suffix, size in _BINARY:
+            if value >= size:
+                return f"{(value / size).quantize(Decimal('0.1')).normalize()}{suffix}"
+    return f"{value.normalize():f}"
+
+
+def _pod_requests(pod: dict) -> dict[str, Decimal]:
+    total: dict[str, Decimal] = {}
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        resources = c.get("resources") or {}
+        requests = dict(resources.get("limits") or {})
+        requests.update(resources.get("requests") or {})
+        for resource, value in requests.items():
+            q = _quantity(value)
+            if q is not None:
+                total[resource] = total.get(resource, Decimal(0)) + q
+    return total
+
+
+def _affinity_text(pod: dict) -> str:
+    """The pod's node constraints in words: "nodeSelector disktype=ssd; affinity zone in (a, b)"."""
+    spec = pod.get("spec") or {}
+    parts = []
+    selector = spec.get("nodeSelector") or {}
+    if selector:
+        parts.append("nodeSelector " + labels_text(selector))
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = []
+    for term in required.get("nodeSelectorTerms") or []:
+        exprs = []
+        for e in (term.get("matchExpressions") or []) + (term.get("matchFields") or []):
+            op, values = e.get("operator", ""), ", ".join(str(v) for v in e.get("values") or [])
+            words = {"In": f"in ({values})", "NotIn": f"not in ({values})", "Exists": "exists",
+                     "DoesNotExist": "does not exist", "Gt": f"> {values}", "Lt": f"< {values}"}.get(op, op)
+            exprs.append(f"{e.get('key', '')} {words}")
+        if exprs:
+            terms.append(" and ".join(exprs))
+    if terms:
+        parts.append("node affinity " + " or ".join(terms))
+    return "; ".join(parts) or "no node constraint"
+
+
+def _owner_of(state, pod: dict) -> str:
+    for d in objects(state, "deployments"):
+        if any(name_of(p) == name_of(pod) for p in deployment_pods(state, d)):
+            return name_of(d)
+    return name_of(pod)
+
+
+def _largest_offer(state, resources: list[str]) -> str:
+    """What the biggest node offers of each resource, when the state holds the nodes."""
+    offers = []
+    for resource in resources:
+        values = [_quantity(((n.get("status") or {}).get("allocatable") or {}).get(resource))
+                  for n in objects(state, "nodes")]
+        values = [v for v in values if v is not None]
+        if values:
+            offers.append(f"{format_quantity(resource, max(values))} {resource}")
+    return f" (a node offers at most {' and '.join(offers)} in all)" if offers else ""
+
+
+def _unschedulable(state, lab):
+    groups: dict[str, tuple[dict, str, list[str]]] = {}
+    for pod in objects(state, "pods"):
+        if _unschedulable_message(pod) is None:
+            continue
+        message = _scheduler_message(state, pod)
+        owner = _owner_of(state, pod)
+        groups.setdefault(owner, (pod, message, []))[2].append(name_of(pod))
+    result = []
+    for owner, (pod, message, pods) in sorted(groups.items()):
+        nodes, reasons = fit_reasons(message)
+        values = {"owner": owner, "pods": ", ".join(sorted(pods)), "scheduler": message, "nodes": nodes,
+                  "constraints": _affinity_text(pod),
+                  "reasons": "; ".join(f"{n} node(s): {r}" for r, n in sorted(reasons.items())) or message}
+        short = [r[len("Insufficient "):] for r in reasons if r.startswith("Insufficient ")]
+        if nodes and reasons.get(AFFINITY_MISMATCH) == nodes:
+            result.append(make("node-selector-unmatched", values, lab, ERROR))
+        elif short:
+            requests = _pod_requests(pod)
+            matching = nodes - reasons.get(AFFINITY_MISMATCH, 0)
+            values.update({
+                "requests": " and ".join(f"{format_quantity(r, v)} {r}" for r, v in sorted(requests.items()))
+                            or "nothing",
+                "short": " or ".join(short),
+                "offer": _largest_offer(state, short),
+                "matching_nodes": matching,
+            })
+            extra = "" if matching == nodes else (f"(Only {matching} of the {nodes} nodes have the labels the pods "
+                                                  f"ask for: {values['constraints']}.)")
+            result.append(make("insufficient-resources", values, lab, ERROR, extra=extra))
+        else:
+            result.append(make("pods-unschedulable", values, lab, ERROR))
+    return result
+
+
+def _quota_values(text: str) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def parse_quota_refusal(message: str) -> dict | None:
+    """{"quota", "requested", "used", "limited", "left"} of an "exceeded quota" message, or None."""
+    m = _QUOTA.search(message or "")
+    if not m:
+        return None
+    requested, used, limited = (_quota_values(m.group(k)) for k in ("requested", "used", "limited"))
+    left = {}
+    for resource, limit in limited.items():
+        lq, uq = _quantity(limit), _quantity(used.get(resource, "0"))
+        if lq is not None and uq is not None:
+            left[resource] = format_quantity(resource, max(lq - uq, Decimal(0)))
+    return {"quota": m.group("quota").strip(), "requested": requested, "used": used, "limited": limited,
+            "left": left}
+
+
+def _refusal_in_words(refusal: dict) -> str:
+    parts = []
+    for resource, asked in sorted(refusal["requested"].items()):
+        used = refusal["used"].get(resource, "0")
+        limit = refusal["limited"].get(resource, "?")
+        left = refusal["left"].get(resource, "?")
+        if resource in ("pods", "count/pods"):
+            parts.append(f"{used} of its {limit} pods are already in use, so no new pod is allowed")
+        else:
+            parts.append(f"a new pod asks for {resource} {asked}, but {used} of the {limit} allowed is already "
+                         f"in use, so only {left} is left")
+    return "; ".join(parts)
+
+
+def _quota_exceeded(state, lab):
+    result = []
+    for rs in objects(state, "replicasets"):
+        if meta(rs).get("deletionTimestamp"):
+            continue
+        desired = (rs.get("spec") or {}).get("replicas", 1) or 0
+        if desired <= ((rs.get("status") or {}).get("replicas") or 0):
+            continue  # it has its pods: an old refusal no longer matters
+        # the latest FailedCreate event says why it cannot create them (else the ReplicaFailure condition)
+        failures = [e for e in events_for(state, "ReplicaSet", name_of(rs)) if e.get("reason") == "FailedCreate"]
+        if failures:
+            message = max(failures, key=event_time).get("message") or ""
+        else:
+            message = next((c.get("message") or "" for c in (rs.get("status") or {}).get("conditions") or []
+                            if c.get("type") == "ReplicaFailure" and c.get("status") == "True"), "")
+        refusal = parse_quota_refusal(message)
+        if refusal is None:
+            continue
+        owner = next((ref.get("name") for ref in meta(rs).get("ownerReferences") or []
+                      if ref.get("kind") == "Deployment"), name_of(rs))
+
+        def pairs(values: dict) -> str:
+            return ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
+
+        result.append(make("quota-exceeded", {
+            "owner": owner, "replicaset": name_of(rs), "quota": refusal["quota"],
+            "requested": pairs(refusal["requested"]), "used": pairs(refusal["used"]),
+            "limited": pairs(refusal["limited"]), "left": pairs(refusal["left"]),
+            "details": _refusal_in_words(refusal),
+        }, lab, ERROR))
     return result
 
 
@@ -361,6 +596,8 @@ def diagnose(session: LabSession | None, state: dict | None, checks=None, lab=No
     found = []
     found += _image_pull(state, lab)
     found += _pods_not_ready(state, lab)
+    found += _unschedulable(state, lab)
+    found += _quota_exceeded(state, lab)
     found += _selector_mismatch(state, lab)
     found += _load_balancer(state, lab)
     found += _http(state, lab, probes)

@@ -1,4 +1,7 @@
-"""Scheduler and simulated kubelet: binds pods to nodes round-robin, creates each pod's
+"""Scheduler and simulated kubelet: binds pods to nodes they fit on (nodeSelector, node
+affinity, taints, requests against allocatable: see scheduling.py), round-robin among
+them, leaves the others Pending with the scheduler's FailedScheduling event and tries
+them again when a node changes or a bound pod goes away; creates each pod's
 sandbox (a loopback address free on the machine, with the containers' ports bound on
 it), "pulls" images, starts containers (real HTTP servers on the pod IP), crash-loops
 containers whose command exits, and finishes terminating pods.
@@ -20,6 +23,7 @@ from ..net.http import PodHTTPServer, nginx_startup_lines
 from ..net.ipam import AddressPool, PoolExhausted
 from . import images
 from .base import Controller, Key, is_terminating, set_condition
+from .scheduling import NodeUsage, feasible_nodes
 
 log = logging.getLogger("sandbox.kubelet")
 
@@ -106,7 +110,7 @@ class PodRuntime:
 class KubeletController(Controller):
     name = "kubelet"
     primary = "pods"
-    watches = ("pods",)
+    watches = ("pods", "nodes")
 
     def __init__(self, store, config, runtime) -> None:
         super().__init__(store, config, runtime)
@@ -114,6 +118,26 @@ class KubeletController(Controller):
         self.pods: dict[Key, PodRuntime] = {}
         self._rr = 0
         self._pulled: dict[str, set[str]] = {}
+        # The scheduler: what bound pods request per node, one pod placed at a time, and
+        # an event set (then replaced) whenever room may have appeared.
+        self.usage = NodeUsage()
+        for pod in store.list("pods"):
+            self.usage.observe(pod)
+        self._scheduling = asyncio.Lock()
+        self._room_changed = asyncio.Event()
+
+    def keys_for(self, resource, event_type, obj):
+        if resource == "nodes":
+            self._wake_unschedulable()
+            return
+        if self.usage.observe(obj, deleted=event_type == "DELETED"):
+            self._wake_unschedulable()
+        yield (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+    def _wake_unschedulable(self) -> None:
+        """A node changed or a bound pod went away: pending pods are tried again."""
+        self._room_changed.set()
+        self._room_changed = asyncio.Event()
 
     def all_keys(self):
         keys = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in self.store.list("pods")}
@@ -174,15 +198,56 @@ class KubeletController(Controller):
                      component: str = "kubelet") -> None:
         await self.store.record_event(pod, reason, message, type=type, component=component)
 
-    def _pick_node(self) -> dict | None:
-        nodes = [n for n in self.store.list("nodes") if not (n.get("spec") or {}).get("unschedulable")
-                 and any(c.get("type") == "Ready" and c.get("status") == "True"
-                         for c in (n.get("status") or {}).get("conditions") or [])]
-        if not nodes:
-            return None
-        node = nodes[self._rr % len(nodes)]
-        self._rr += 1
-        return node
+    async def _schedule(self, key: Key, rt: PodRuntime) -> str | None:
+        """Bind the pod to a node it fits on, as kube-scheduler does; until one exists, leave
+        it Pending (PodScheduled=False, Unschedulable) with a FailedScheduling event and try
+        again when room may have appeared. None if the pod went away meanwhile."""
+        ns, name = key
+        await asyncio.sleep(self.delays.schedule)
+        while True:
+            changed = self._room_changed
+            async with self._scheduling:
+                pod = self._get(key, rt)
+                if pod is None:
+                    return None
+                nodes = self.store.list("nodes")
+                fits, message = feasible_nodes(pod, nodes, self.usage)
+                if fits:
+                    node_name = fits[self._rr % len(fits)]["metadata"]["name"]
+                    self._rr += 1
+
+                    def bind(p: dict, node_name: str = node_name) -> None:
+                        p["spec"]["nodeName"] = node_name
+                        conds = p.setdefault("status", {}).setdefault("conditions", [])
+                        set_condition(conds, "PodScheduled", "True", now=now(), probe_times=True)
+                        for c in conds:
+                            if c["type"] == "PodScheduled":
+                                c.pop("reason", None)
+                                c.pop("message", None)
+
+                    pod = await self.store.mutate("pods", ns, name, bind)
+                    if pod is None:
+                        return None
+                    self.usage.observe(pod)
+                    await self._event(pod, "Scheduled", f"Successfully assigned {ns}/{name} to {node_name}",
+                                      component="default-scheduler")
+                    return node_name
+
+            def unschedulable(p: dict, message: str = message) -> None:
+                p.setdefault("status", {})["phase"] = "Pending"
+                set_condition(p["status"].setdefault("conditions", []), "PodScheduled", "False",
+                              "Unschedulable", message, now=now(), probe_times=True)
+
+            pod = await self.store.mutate("pods", ns, name, unschedulable)
+            if pod is None or self._get(key, rt) is None:
+                return None
+            await self._event(pod, "FailedScheduling", message, "Warning", "default-scheduler")
+            # kube-scheduler retries on cluster changes and flushes its unschedulable queue
+            # periodically: the wait's timeout stands for that flush
+            try:
+                await asyncio.wait_for(changed.wait(), self.resync_period * 6)
+            except TimeoutError:
+                pass
 
     async def _publish(self, key: Key, rt: PodRuntime) -> None:
         """Write the pod status computed from the runtime state."""
@@ -262,32 +327,15 @@ class KubeletController(Controller):
                 return
             node_name = (pod.get("spec") or {}).get("nodeName")
             if not node_name:
-                await asyncio.sleep(self.delays.schedule)
-                node = None
-                while node is None:
-                    if self._get(key, rt) is None:
-                        return
-                    node = self._pick_node()
-                    if node is None:
-                        pod = self._get(key, rt)
-                        await self.store.mutate("pods", ns, name, lambda p: set_condition(
-                            p.setdefault("status", {}).setdefault("conditions", []), "PodScheduled", "False",
-                            "Unschedulable", "0/0 nodes are available.", now=now(), probe_times=True))
-                        await self._event(pod, "FailedScheduling", "0/0 nodes are available.", "Warning",
-                                          "default-scheduler")
-                        await asyncio.sleep(self.resync_period)
-                node_name = node["metadata"]["name"]
-
-                def bind(p: dict) -> None:
-                    p["spec"]["nodeName"] = node_name
-                    set_condition(p.setdefault("status", {}).setdefault("conditions", []), "PodScheduled",
-                                  "True", now=now(), probe_times=True)
-
-                if self._get(key, rt) is None:
+                scheduler = (pod.get("spec") or {}).get("schedulerName") or "default-scheduler"
+                if scheduler != "default-scheduler":
+                    return  # another scheduler's pod: it stays Pending, as no such scheduler runs
+                node_name = await self._schedule(key, rt)
+                if node_name is None:
                     return
-                pod = await self.store.mutate("pods", ns, name, bind)
-                await self._event(pod, "Scheduled", f"Successfully assigned {ns}/{name} to {node_name}",
-                                  component="default-scheduler")
+                pod = self._get(key, rt)
+                if pod is None:
+                    return
             rt.node = node_name
             rt.start_time = now()
             spec = pod.get("spec") or {}

@@ -32,10 +32,17 @@ def node_ips(config) -> NodeAddresses:
     return NodeAddresses(AddressPool(config.node_cidr), [node_name(i + 1) for i in range(config.node_count)])
 
 
-def node_object(name: str, ip: str) -> dict:
+ZONES = ("sandbox-a", "sandbox-b", "sandbox-c")
+# What a kubelet reports for an 8-core, 32 GiB worker: capacity as the machine has it,
+# allocatable after the kube and system reservations and the eviction threshold.
+CAPACITY = {"cpu": "8", "memory": "32870716Ki", "pods": "110", "ephemeral-storage": "101430960Ki",
+            "hugepages-1Gi": "0", "hugepages-2Mi": "0"}
+ALLOCATABLE = {"cpu": "7910m", "memory": "30115644Ki", "pods": "110", "ephemeral-storage": "93478772582",
+               "hugepages-1Gi": "0", "hugepages-2Mi": "0"}
+
+
+def node_object(name: str, ip: str, zone: str = ZONES[0]) -> dict:
     ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    resources = {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi",
-                 "hugepages-1Gi": "0", "hugepages-2Mi": "0"}
 
     def cond(ctype, status, reason, message):
         return {"type": ctype, "status": status, "reason": reason, "message": message,
@@ -49,16 +56,16 @@ def node_object(name: str, ip: str) -> dict:
             "labels": {
                 "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
                 "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                "node.kubernetes.io/instance-type": "sandbox.medium",
-                "topology.kubernetes.io/region": "sandbox", "topology.kubernetes.io/zone": "sandbox-a",
+                "node.kubernetes.io/instance-type": "sandbox.large",
+                "topology.kubernetes.io/region": "sandbox", "topology.kubernetes.io/zone": zone,
             },
             "annotations": {"node.alpha.kubernetes.io/ttl": "0",
                             "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
         },
         "spec": {"providerID": f"sandbox://{name}"},
         "status": {
-            "capacity": dict(resources),
-            "allocatable": dict(resources),
+            "capacity": dict(CAPACITY),
+            "allocatable": dict(ALLOCATABLE),
             "conditions": [
                 cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
                 cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -102,7 +109,8 @@ class NodeController(Controller):
         ip = self.runtime.node_ips.get(name)
         if ip is None or self.store.get("nodes", None, name) is not None:
             return
-        await self.store.create("nodes", node_object(name, ip))
+        zone = ZONES[list(self.runtime.node_ips).index(name) % len(ZONES)]
+        await self.store.create("nodes", node_object(name, ip, zone))
 
 
 class ServiceAccountController(Controller):

@@ -39,21 +39,56 @@ def deployment(name="lb-test", replicas=3, ready=3, labels=LABELS, image="nginx:
 
 
 def pod(name, labels=LABELS, ready=True, ip="127.31.0.10", image="nginx:latest", container_port=80,
-        waiting: tuple[str, str] | None = None, unschedulable: str | None = None):
+        waiting: tuple[str, str] | None = None, unschedulable: str | None = None, requests: dict | None = None,
+        node_selector: dict | None = None, node_affinity: list | None = None):
+    """A pod; `unschedulable` makes it one the scheduler could not place (its message), Pending
+    without a node, an IP or container statuses, as a real one is."""
     container_status = {"name": "web", "image": image, "ready": ready, "restartCount": 0,
                         "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}}}
     if waiting:
         container_status["state"] = {"waiting": {"reason": waiting[0], "message": waiting[1]}}
     conditions = [{"type": "Ready", "status": "True" if ready else "False"}]
+    container = {"name": "web", "image": image, "ports": [{"containerPort": container_port}]}
+    if requests:
+        container["resources"] = {"requests": dict(requests)}
+    spec = {"containers": [container]}
+    if node_selector:
+        spec["nodeSelector"] = dict(node_selector)
+    if node_affinity:
+        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": copy.deepcopy(node_affinity)}}}
     if unschedulable:
-        conditions.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                           "message": unschedulable})
+        return {
+            "metadata": {"name": name, "labels": dict(labels)}, "spec": spec,
+            "status": {"phase": "Pending", "qosClass": "Burstable", "conditions": [
+                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unschedulable,
+                 "lastProbeTime": None, "lastTransitionTime": "2025-01-01T00:00:00Z"}]},
+        }
     return {
-        "metadata": {"name": name, "labels": dict(labels)},
-        "spec": {"containers": [{"name": "web", "image": image, "ports": [{"containerPort": container_port}]}]},
+        "metadata": {"name": name, "labels": dict(labels)}, "spec": spec,
         "status": {"phase": "Running" if ready else "Pending", "podIP": ip, "conditions": conditions,
                    "containerStatuses": [container_status]},
     }
+
+
+def replicaset(name="lb-test-5d8f7c9b4", deployment="lb-test", replicas=3, current=0, failure: str | None = None):
+    """A Deployment's ReplicaSet with `current` of its `replicas` pods; `failure`: its ReplicaFailure message."""
+    rs = {
+        "metadata": {"name": name, "labels": dict(LABELS),
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment,
+                                          "controller": True}]},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": dict(LABELS)}},
+        "status": {"replicas": current, "observedGeneration": 1},
+    }
+    if failure:
+        rs["status"]["conditions"] = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                                       "message": failure}]
+    return rs
+
+
+def node(name, allocatable: dict | None = None, labels: dict | None = None):
+    return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
+            "status": {"allocatable": dict(allocatable or {"cpu": "7910m", "memory": "30115644Ki", "pods": "110"})}}
 
 
 def service(name="lb-test-svc", selector=LABELS, type_="LoadBalancer", port=80, target_port=80, ip=None):
@@ -86,15 +121,19 @@ def event(kind, name, reason, message, at="2025-01-01T00:00:00Z", type_="Normal"
             "lastTimestamp": at}
 
 
-def state(*, deployments=(), pods=(), services=(), endpoints_=(), events=()):
-    return {
+def state(*, deployments=(), pods=(), services=(), endpoints_=(), events=(), replicasets=(), nodes=None):
+    """`nodes`: only when given (the observed state of a namespace holds none)."""
+    observed = {
         "pods": {p["metadata"]["name"]: copy.deepcopy(p) for p in pods},
         "deployments": {d["metadata"]["name"]: copy.deepcopy(d) for d in deployments},
-        "replicasets": {},
+        "replicasets": {r["metadata"]["name"]: copy.deepcopy(r) for r in replicasets},
         "services": {s["metadata"]["name"]: copy.deepcopy(s) for s in services},
         "endpoints": {e["metadata"]["name"]: copy.deepcopy(e) for e in endpoints_},
         "events": {e["metadata"]["name"]: copy.deepcopy(e) for e in events},
     }
+    if nodes is not None:
+        observed["nodes"] = {n["metadata"]["name"]: copy.deepcopy(n) for n in nodes}
+    return observed
 
 
 def healthy(ip="127.31.129.5", target_port=80):
