@@ -101,6 +101,100 @@ function loadSchema () {
   return schemaLoad
 }
 
+// A student who types a manifest line by line (often copying it from the guide,
+// indentation included) must get exactly the text typed:
+// - Enter always starts a new line: a completion is taken only with Tab or a
+//   click, never with Enter or a commit character (otherwise "apps/v1" + Enter
+//   became "apps/v1kind: ..." on one line);
+// - Enter does not indent the new line (the student types the indentation; with
+//   the default the editor's and the student's spaces added up, line after line);
+//   Tab still indents by two spaces;
+// - no closing quote or bracket is added, nothing is reformatted on type or paste.
+const TYPING_OPTIONS = {
+  acceptSuggestionOnEnter: 'off',
+  acceptSuggestionOnCommitCharacter: false,
+  suggestOnTriggerCharacters: true,
+  tabCompletion: 'off',
+  snippetSuggestions: 'inline',
+  autoIndent: 'none',
+  formatOnType: false,
+  formatOnPaste: false,
+  autoClosingBrackets: 'never',
+  autoClosingQuotes: 'never',
+  autoClosingComments: 'never',
+  autoClosingDelete: 'never',
+  autoClosingOvertype: 'never',
+  autoSurround: 'never',
+  trimAutoWhitespace: false
+}
+
+// How a keyboard user leaves the editor, shown under it.
+const KEYS_HINT = 'Tab indents inside the editor. To leave it with the keyboard: press Esc, then Tab ' +
+  '(Shift+Tab goes back), or press Ctrl+M to make Tab move focus (Ctrl+M again to switch back). ' +
+  'Completions are taken with Tab or a click; Enter always starts a new line.'
+
+function isTabbable (node) {
+  if (node.disabled || node.hidden || node.tabIndex < 0) return false
+  if (node.closest('[hidden], [inert]')) return false
+  const style = getComputedStyle(node)
+  if (style.visibility === 'hidden' || style.display === 'none') return false
+  return node.getClientRects().length > 0
+}
+
+const TABBABLE = 'a[href], button, input, select, textarea, summary, iframe, [tabindex], [contenteditable="true"]'
+
+// Focus the next (or previous) focusable element of the page outside `container`.
+function leaveEditor (container, backwards) {
+  const all = Array.from(document.querySelectorAll(TABBABLE))
+    .filter((node) => !container.contains(node) && isTabbable(node))
+  const after = all.filter((node) => container.compareDocumentPosition(node) & Node.DOCUMENT_POSITION_FOLLOWING)
+  const before = all.filter((node) => container.compareDocumentPosition(node) & Node.DOCUMENT_POSITION_PRECEDING)
+  const target = backwards ? before[before.length - 1] : after[0]
+  if (target) {
+    target.focus()
+    return true
+  }
+  return false
+}
+
+// Esc, then Tab (or Shift+Tab), moves the focus out of the editor. Esc first
+// closes what is open (completions, find); any other key disarms.
+function escapeThenTab (editor, container) {
+  let armed = false
+  editor.onKeyDown((event) => {
+    if (event.keyCode === monaco.KeyCode.Escape) {
+      armed = true
+      return
+    }
+    if (event.keyCode === monaco.KeyCode.Tab && armed && !event.ctrlKey && !event.altKey && !event.metaKey) {
+      armed = false
+      if (leaveEditor(container, event.shiftKey)) {
+        event.preventDefault()
+        event.stopPropagation()
+      }
+      return
+    }
+    if (![monaco.KeyCode.Shift, monaco.KeyCode.Ctrl, monaco.KeyCode.Alt, monaco.KeyCode.Meta].includes(event.keyCode)) {
+      armed = false
+    }
+  })
+  editor.onDidBlurEditorText(() => { armed = false })
+}
+
+function addKeysHint (element, textarea) {
+  const id = `${textarea.id || 'liveops-editor'}-keys`
+  let hint = document.getElementById(id)
+  if (!hint) {
+    hint = document.createElement('p')
+    hint.id = id
+    hint.className = 'liveops-editor-keys'
+    hint.setAttribute('data-testid', 'editor-keys-hint')
+    hint.textContent = KEYS_HINT
+    element.insertAdjacentElement('afterend', hint)
+  }
+  return hint
+}
+
 let counter = 0
 const mounted = [] // { element, textarea, editor, model }
 
@@ -141,9 +235,16 @@ function mount (element) {
     fixedOverflowWidgets: true,
     quickSuggestions: { other: true, comments: false, strings: true },
     wordBasedSuggestions: 'off',
+    // What the student types is what the text gets (see TYPING_OPTIONS).
+    ...TYPING_OPTIONS,
     padding: { top: 8, bottom: 8 },
     ariaLabel: (label && label.textContent.trim()) || 'Kubernetes manifest (YAML)'
   })
+
+  escapeThenTab(editor, element)
+  const hint = addKeysHint(element, textarea)
+  const textArea = element.querySelector('textarea')
+  if (textArea) textArea.setAttribute('aria-describedby', hint.id)
 
   let timer = null
   model.onDidChangeContent(() => {

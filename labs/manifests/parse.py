@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from .encoding import utf8_size
 from .problems import Document, Path, Problem, format_path
 
 # Aliases can make a small text expand to an enormous object ("billion laughs").
@@ -39,11 +40,13 @@ NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\
 
 def parse_manifests(text: str, *, max_bytes: int, max_documents: int) -> Parsed:
     result = Parsed()
-    size = len(text.encode("utf-8"))
+    size = utf8_size(text)
     if size > max_bytes:
+        characters = (f" ({len(text):,} characters: letters such as é take more than one byte)"
+                      if size != len(text) else "")
         result.problems.append(Problem(
             line=None, column=None, severity="error", code="too-large", field=None, document=None,
-            message=f"The text is {size:,} bytes long; this lab accepts at most {max_bytes:,} bytes.",
+            message=f"The text is {size:,} bytes long{characters}; this lab accepts at most {max_bytes:,} bytes.",
             hint="Keep only the Deployment and the Service the lab asks for."))
         result.fatal = True
         return result
@@ -104,7 +107,7 @@ def _read(text: str, max_documents: int, loader_class: type) -> Parsed:
                 result.documents.append(doc)
             index += 1
     except yaml.MarkedYAMLError as error:
-        result.problems.append(_syntax_problem(error))
+        result.problems.append(_syntax_problem(error, text))
         result.fatal = True
     except yaml.YAMLError as error:  # anything else the reader refuses: still a problem, never a crash
         result.problems.append(Problem(
@@ -226,28 +229,103 @@ def _document(index: int, node: yaml.Node, obj: Any, positions: dict, problems: 
                     positions=positions)
 
 
-def _syntax_problem(error: yaml.MarkedYAMLError) -> Problem:
+def _syntax_problem(error: yaml.MarkedYAMLError, text: str) -> Problem:
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark else None
     column = mark.column + 1 if mark else None
-    message, hint = _explain_syntax(error)
+    message, hint = _explain_syntax(error, text.splitlines())
     return Problem(line=line, column=column, severity="error", code="yaml-syntax", field=None, document=None,
                    message=message, hint=hint)
 
 
-def _explain_syntax(error: yaml.MarkedYAMLError) -> tuple[str, str | None]:
+# Said with every error that can come from indentation the student did not type.
+EDITOR_INDENT_HINT = "If the editor indented the line for you, remove the extra spaces."
+
+# Keys of a Deployment and a Service: used to spot two lines run together ("apps/v1kind: Deployment").
+COMMON_KEYS = ("apiVersion", "kind", "metadata", "name", "namespace", "labels", "annotations", "spec", "replicas",
+               "selector", "matchLabels", "template", "containers", "image", "ports", "containerPort", "type",
+               "port", "targetPort", "protocol", "resources", "env", "value", "args", "command")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _previous_line(lines: list[str], index: int) -> int | None:
+    """The index of the nearest line above `index` that holds something (not blank, not a comment)."""
+    for i in range(index - 1, -1, -1):
+        stripped = lines[i].strip()
+        if stripped and not stripped.startswith("#"):
+            return i
+    return None
+
+
+def _key_of(line: str) -> str | None:
+    """'  - name: web' -> 'name'; None when the line is not "key: value"."""
+    match = re.match(r"^\s*(?:-\s+)*([^\s:#][^:#]*?):(?:\s|$)", line)
+    return match.group(1) if match else None
+
+
+def _key_column(line: str) -> int:
+    """Where the key of a line starts, after any list dashes: '    - port: 80' -> 6."""
+    match = re.match(r"^(\s*(?:-\s+)*)", line)
+    return len(match.group(1)) if match else _indent(line)
+
+
+def _unexpected_colon(lines: list[str], index: int, column: int) -> tuple[str, str]:
+    """Explain "mapping values are not allowed here": a colon where no key can start."""
+    number = index + 1
+    text = lines[index] if 0 <= index < len(lines) else ""
+    before = text[:column]
+    first = re.search(r":(\s)", before)
+    if first:
+        # Two "key: value" on one line: either two lines ran together, or a value holds ": ".
+        key = before[: first.start()].strip().lstrip("- ").strip()
+        second = before[first.end():].strip()
+        for candidate in sorted(COMMON_KEYS, key=len, reverse=True):
+            if second.endswith(candidate) and len(second) > len(candidate):
+                value = second[: -len(candidate)].rstrip()
+                rest = text[column + 1:].strip()
+                return (f'Line {number} holds two keys, "{key}" and "{candidate}": it looks like two lines ran '
+                        f'together, and YAML allows one "key: value" per line.',
+                        f'Put "{candidate}: {rest}" on a line of its own after "{key}: {value}". '
+                        "(In the editor, Enter always starts a new line; a completion is taken with Tab.)")
+        return (f'Line {number} has a second colon followed by a space, after "{key}: {second}": '
+                "YAML reads a colon and a space as the end of a key, and a value cannot start a new key.",
+                f'If "{second}: ..." is meant as one value, put it in quotes ({key}: "{second}: ..."); '
+                "if it is another key, put it on a line of its own.")
+    previous = _previous_line(lines, index)
+    if previous is None:
+        return (f"Line {number} has a colon where no key can start.",
+                'Write each field as "key: value", one per line.')
+    above = lines[previous]
+    above_key = _key_of(above)
+    if above_key is None:
+        return (f'Line {previous + 1} ("{above.strip()}") has no colon, so YAML reads it and line {number} '
+                f"as one long value, and the colon on line {number} cannot start a key inside a value.",
+                f'Write line {previous + 1} as "key: value", with a colon and a space after the key.')
+    this_indent, key_column = _indent(text), _key_column(above)
+    if this_indent > key_column:
+        return (f'Line {number} is indented more ({this_indent} spaces) than the key "{above_key}" on line '
+                f"{previous + 1} ({key_column} spaces), so YAML reads it as part of the value of \"{above_key}\", "
+                "and a key cannot start inside a value.",
+                f'If it belongs beside "{above_key}", indent it with {key_column} spaces. {EDITOR_INDENT_HINT}')
+    return (f"Line {number} has a colon where no key can start.",
+            f"Check the indentation of this line and of line {previous + 1}. {EDITOR_INDENT_HINT}")
+
+
+def _explain_syntax(error: yaml.MarkedYAMLError, lines: list[str]) -> tuple[str, str | None]:
     problem = error.problem or ""
     context = error.context or ""
     opened = f" (it opens on line {error.context_mark.line + 1})" if error.context_mark else ""
+    mark = error.problem_mark
     if "'\\t'" in problem:
         return ("This line is indented with a tab; YAML only accepts spaces for indentation.",
                 "Replace the tab with spaces (2 per level is usual).")
-    if "mapping values are not allowed here" in problem:
-        return ("Unexpected colon: this line cannot start a new key here.",
-                "Check the indentation of this line, or put quotes around a value that contains \": \".")
-    if "expected <block end>" in problem:
-        return ("This line is not indented like the lines around it.",
-                "Line it up with the other keys of the same mapping or items of the same list.")
+    if "mapping values are not allowed here" in problem and mark:
+        return _unexpected_colon(lines, mark.line, mark.column)
+    if "expected <block end>" in problem and mark:
+        return _misaligned(lines, mark.line)
     if "could not find expected ':'" in problem:
         return ("This line looks like a key but has no colon after it.",
                 'Write it as "key: value", or indent it as part of the value above.')
@@ -265,3 +343,22 @@ def _explain_syntax(error: yaml.MarkedYAMLError) -> tuple[str, str | None]:
     if context:
         text += f" ({context})"
     return (f"YAML syntax error: {text}.", None)
+
+
+def _misaligned(lines: list[str], index: int) -> tuple[str, str]:
+    """Explain "expected <block end>": a line indented like none of the levels open above it."""
+    number = index + 1
+    text = lines[index] if 0 <= index < len(lines) else ""
+    previous = _previous_line(lines, index)
+    spaces = _indent(text)
+    if previous is None:
+        return (f"Line {number} is indented with {spaces} spaces, unlike the lines around it.",
+                f"Line it up with the other keys of the same mapping or items of the same list. {EDITOR_INDENT_HINT}")
+    above = lines[previous]
+    above_key, key_column = _key_of(above), _key_column(above)
+    what = f'the key "{above_key}"' if above_key else "the line"
+    return (f"Line {number} is indented with {spaces} spaces, but {what} on line {previous + 1} is indented "
+            f"with {key_column}: the keys of one mapping must start in the same column, and a line indented less "
+            "must line up with a key further up.",
+            f"Line it up with the keys it belongs with (here, {key_column} spaces if it sits beside "
+            f"{what}). {EDITOR_INDENT_HINT}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .api_rules import check_api_rules
 from .crossref import check_cross_references
 from .parse import parse_manifests
 from .policy import Policy, check_policy
@@ -16,5 +17,6 @@ def validate_manifests(text: str, *, namespace: str, policy: Policy) -> Validati
         allowed = [d for d in parsed.documents if d.kind in policy.allowed_kinds]
         problems += check_policy(parsed.documents, namespace=namespace, policy=policy)
         problems += check_schema(allowed)
+        problems += check_api_rules(allowed)
         problems += check_cross_references(allowed, policy=policy)
     return Validation(documents=parsed.documents, problems=sort_problems(problems))

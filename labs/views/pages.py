@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import difflib
+from urllib.parse import parse_qsl
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
+from django.http.request import RawPostDataException
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
@@ -16,7 +19,7 @@ from labs.content_loader import LabNotFound, all_labs, load_lab
 from labs.live import fragments
 from labs.live.fragments import balancer_context, checklist_context, dns_context, script_json
 from labs.live.panel import panel_context
-from labs.manifests import validate_manifests
+from labs.manifests import Problem, Validation, decode_manifest, replacement_problem, utf8_size, validate_manifests
 from labs.models import LabSession
 from labs.revisions.submit import StillApplying, submit_revision
 from labs.views.dns import set_dns_record
@@ -70,6 +73,8 @@ def session_page(request, session_id):
         "problems_json": script_json([p.to_dict() for p in validation.problems] if validation else []),
         "history": session.log.all(),
         "read_only": session.user_id != request.user.pk,
+        # For the message the page shows when the server refuses a request before the view (too large).
+        "upload_limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE or "",
         **fragments.status_context(session),
         **fragments.revisions_context(session),
     }
@@ -95,9 +100,34 @@ def _problems_response(request, session, validation, *, message=""):
 
 
 def _save_draft(session: LabSession, text: str, lab) -> None:
-    """Keep the editor's text, unless it is far beyond what the lab accepts."""
-    if len(text) <= 4 * lab.policy().max_bytes:
+    """Keep the editor's text, unless it is far beyond what the lab accepts (counted in bytes, as sent)."""
+    if utf8_size(text) <= 4 * lab.policy().max_bytes:
         LabSession.objects.filter(pk=session.pk).update(draft=text)
+
+
+def _raw_field(request, name: str) -> bytes | None:
+    """The bytes of a urlencoded form field exactly as sent, or None when they are not at hand."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        return None
+    if request.encoding and request.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return None
+    try:
+        body = request.body
+    except RawPostDataException:
+        return None
+    for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
+        if key == name:
+            return value.encode("latin-1")
+    return None
+
+
+def _manifest_text(request) -> tuple[str, Problem | None]:
+    """The editor's text, and a problem when it is not UTF-8 (Django would silently put U+FFFD in its place)."""
+    raw = _raw_field(request, "manifest")
+    if raw is not None:
+        return decode_manifest(raw)
+    text = request.POST.get("manifest", "")
+    return text, replacement_problem(text)
 
 
 def _owned_running_session(request, session_id) -> LabSession:
@@ -112,7 +142,9 @@ def _owned_running_session(request, session_id) -> LabSession:
 def validate(request, session_id):
     """Check the editor's text on the server (and keep it as the draft)."""
     session = _owned_running_session(request, session_id)
-    text = request.POST.get("manifest", "")
+    text, not_utf8 = _manifest_text(request)
+    if not_utf8:
+        return _problems_response(request, session, Validation(documents=[], problems=[not_utf8]))
     lab = _lab_or_404(session.lab_slug)
     _save_draft(session, text, lab)
     validation = validate_manifests(text, namespace=session.namespace, policy=lab.policy())
@@ -124,7 +156,10 @@ def validate(request, session_id):
 def apply(request, session_id):
     """Validate, then hand the text to a Celery task (dry run, diff, server-side apply)."""
     session = _owned_running_session(request, session_id)
-    text = request.POST.get("manifest", "")
+    text, not_utf8 = _manifest_text(request)
+    if not_utf8:
+        return _problems_response(request, session, Validation(documents=[], problems=[not_utf8]),
+                                  message="Fix the problems below; nothing was applied.")
     dry_run = request.POST.get("action") == "dry-run"
     lab = _lab_or_404(session.lab_slug)
     _save_draft(session, text, lab)

@@ -13,6 +13,8 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect, sync_playwright
 
+from tests.manifests import LAB_MANIFEST
+
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "static" / "editor"
 BUNDLE_FILES = ["editor.js", "editor.css", "editor.worker.js", "yaml.worker.js", "schemas/kubernetes.json"]
@@ -56,9 +58,11 @@ PAGE = """<!doctype html>
 <head><meta charset="utf-8"><title>Editor bundle test</title></head>
 <body>
   <form id="manifest-form" method="post" action="/submit">
+    <button type="button" id="before-editor">Insert example</button>
     <label for="id_manifest">Manifest</label>
     <textarea id="id_manifest" name="manifest" rows="20">{initial}</textarea>
     <div data-yaml-editor data-target="id_manifest"></div>
+    <button type="button" id="after-editor">Check</button>
   </form>
   <ul id="problems"></ul>
   <script type="application/json" id="yaml-examples">{examples}</script>
@@ -115,7 +119,7 @@ def chromium():
 @pytest.fixture
 def editor_page(chromium, site):
     """A fresh tab on the test page, once the editor is drawn."""
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -293,3 +297,113 @@ def test_it_completes_field_names_with_descriptions(editor_page):
         except PlaywrightTimeoutError:
             continue
     expect(details).to_contain_text("Number of desired pods", timeout=10000)
+
+
+# --- Typing as a student does: the text is exactly what was typed -------------------------
+
+COUNT_SUGGESTIONS = """() => {
+    window.suggestionsShown = 0
+    new MutationObserver(() => {
+        const widget = document.querySelector('.suggest-widget')
+        if (!widget) return
+        const visible = widget.classList.contains('visible')
+        if (visible && !widget.__counted) window.suggestionsShown += 1
+        widget.__counted = visible
+    }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']})
+}"""
+
+
+def _empty_editor(page):
+    page.evaluate("window.LiveOpsEditor.setValue('')")
+    page.evaluate("window.LiveOpsEditor.loadSchema()")  # completions come from the Kubernetes schema
+    page.locator("[data-yaml-editor] .view-lines").click()
+    page.keyboard.press("Control+End")
+
+
+def test_it_keeps_a_manifest_typed_line_by_line_exactly_as_typed(editor_page):
+    page = editor_page
+    _empty_editor(page)
+    page.evaluate(COUNT_SUGGESTIONS)
+    for line in LAB_MANIFEST.splitlines():
+        page.keyboard.type(line, delay=20)  # the indentation typed as written, as a student copies the guide
+        page.keyboard.press("Enter")
+    assert page.evaluate("window.LiveOpsEditor.getValue()") == LAB_MANIFEST
+    assert page.locator("#id_manifest").input_value() == LAB_MANIFEST
+    # Completions did pop up while typing, and none of them took an Enter.
+    assert page.evaluate("window.suggestionsShown") > 0
+
+
+def test_it_starts_a_new_line_on_enter_while_completions_are_open(editor_page):
+    page = editor_page
+    _empty_editor(page)
+    page.keyboard.type("apiVersion: apps/v1\nkind: Deployment\nspec:\n  rep")
+    page.keyboard.press("Control+Space")
+    expect(page.locator(".suggest-widget .monaco-list-row", has_text="replicas").first).to_be_visible(timeout=10000)
+    page.keyboard.press("Enter")
+    assert page.evaluate("window.LiveOpsEditor.getValue()") == "apiVersion: apps/v1\nkind: Deployment\nspec:\n  rep\n"
+
+
+def test_it_takes_a_completion_with_tab(editor_page):
+    page = editor_page
+    _empty_editor(page)
+    page.keyboard.type("apiVersion: apps/v1\nkind: Deployment\nspec:\n  repl")
+    page.keyboard.press("Control+Space")
+    expect(page.locator(".suggest-widget .monaco-list-row", has_text="replicas").first).to_be_visible(timeout=10000)
+    page.keyboard.press("Tab")
+    assert page.evaluate("window.LiveOpsEditor.getValue()").startswith(
+        "apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas:")
+
+
+def test_it_does_not_add_closing_quotes_or_brackets(editor_page):
+    page = editor_page
+    _empty_editor(page)
+    page.keyboard.type('  args: ["nginx", "-g"]\n  name: "web"\n')
+    assert page.evaluate("window.LiveOpsEditor.getValue()") == '  args: ["nginx", "-g"]\n  name: "web"\n'
+
+
+def test_it_pastes_text_as_it_is(editor_page):
+    page = editor_page
+    _empty_editor(page)
+    page.keyboard.type("    ")  # the cursor in an indented position: the paste must not be re-indented
+    page.evaluate(
+        """(text) => {
+            const data = new DataTransfer()
+            data.setData('text/plain', text)
+            const target = document.querySelector('[data-yaml-editor] textarea')
+            target.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}))
+        }""",
+        LAB_MANIFEST,
+    )
+    assert page.evaluate("window.LiveOpsEditor.getValue()") == "    " + LAB_MANIFEST
+
+
+def test_it_lets_keyboard_users_leave_the_editor_and_says_how(editor_page):
+    page = editor_page
+    hint = page.get_by_test_id("editor-keys-hint")
+    expect(hint).to_be_visible()
+    expect(hint).to_contain_text("Esc, then Tab")
+    expect(hint).to_contain_text("Ctrl+M")
+    described_by = page.locator("[data-yaml-editor] textarea").get_attribute("aria-describedby")
+    assert described_by == page.evaluate("document.querySelector('[data-testid=editor-keys-hint]').id")
+
+    _empty_editor(page)
+    page.keyboard.press("Tab")  # inside the editor, Tab indents
+    assert page.evaluate("window.LiveOpsEditor.getValue()") == "  "
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "after-editor"
+
+    page.locator("[data-yaml-editor] .view-lines").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.id") == "before-editor"
+
+    # Ctrl+M: Tab moves the focus until Ctrl+M is pressed again.
+    page.locator("[data-yaml-editor] .view-lines").click()
+    page.keyboard.press("Control+m")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "after-editor"
+    page.locator("[data-yaml-editor] .view-lines").click()
+    page.keyboard.press("Control+m")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('[data-yaml-editor]') !== null")

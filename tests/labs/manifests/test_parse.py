@@ -58,7 +58,8 @@ def test_it_reports_a_syntax_error_with_line_and_column():
     v = validate(text)
     [p] = v.problems
     assert (p.code, p.severity, p.line, p.column, p.field, p.document) == ("yaml-syntax", "error", 6, 14, None, None)
-    assert "Unexpected colon" in p.message
+    assert "second colon" in p.message and '"replicas: 3"' in p.message
+    assert "quotes" in p.hint
     assert "Mark" not in p.message and "<" not in p.message  # readable, not a Python repr
     assert not v.ok
 
@@ -206,3 +207,49 @@ def test_it_explains_a_control_character_pasted_from_a_terminal():
     problem = result.problems[0]
     assert (problem.line, problem.column, problem.code) == (2, 14, "yaml-syntax")
     assert "U+001B" in problem.message
+
+
+def test_it_says_in_words_that_two_lines_ran_together():
+    # What Enter on a completion used to make of "apiVersion: apps/v1" + Enter + "kind: Deployment".
+    text = DEPLOYMENT.replace("apiVersion: apps/v1\nkind: Deployment", "apiVersion: apps/v1kind: Deployment")
+    [p] = validate(text).problems
+    assert (p.code, p.line, p.column) == ("yaml-syntax", 1, 24)
+    assert p.message == ('Line 1 holds two keys, "apiVersion" and "kind": it looks like two lines ran together, '
+                         'and YAML allows one "key: value" per line.')
+    assert p.hint.startswith('Put "kind: Deployment" on a line of its own after "apiVersion: apps/v1".')
+    assert "Unexpected colon" not in p.message
+
+
+def test_it_says_when_the_editor_may_have_indented_a_line():
+    # The editor's indentation added to the student's: "selector" went deeper than "replicas".
+    text = DEPLOYMENT.replace("  selector:\n", "    selector:\n")
+    [p] = validate(text).problems
+    assert (p.code, p.line) == ("yaml-syntax", 7)
+    assert p.message == ('Line 7 is indented more (4 spaces) than the key "replicas" on line 6 (2 spaces), so YAML '
+                         'reads it as part of the value of "replicas", and a key cannot start inside a value.')
+    assert p.hint == ('If it belongs beside "replicas", indent it with 2 spaces. '
+                      "If the editor indented the line for you, remove the extra spaces.")
+
+
+def test_it_measures_indentation_from_the_key_of_a_list_item():
+    text = DEPLOYMENT.replace("          image: nginx:1.27", "            image: nginx:1.27")
+    [p] = validate(text).problems
+    assert p.line == 17
+    assert 'indented more (12 spaces) than the key "name" on line 16 (10 spaces)' in p.message
+    assert "If the editor indented the line for you" in p.hint
+
+
+def test_it_explains_a_line_indented_like_no_level_above():
+    text = DEPLOYMENT.replace("  replicas: 3\n", "    replicas: 3\n")
+    [p] = validate(text).problems
+    assert (p.code, p.line) == ("yaml-syntax", 7)
+    assert 'Line 7 is indented with 2 spaces, but the key "replicas" on line 6 is indented with 4' in p.message
+    assert "If the editor indented the line for you, remove the extra spaces." in p.hint
+
+
+def test_it_explains_a_colon_after_a_line_without_one():
+    text = DEPLOYMENT.replace("  replicas: 3\n", "  replicas 3\n")
+    [p] = validate(text).problems
+    assert p.line == 7
+    assert 'Line 6 ("replicas 3") has no colon' in p.message
+    assert p.hint == 'Write line 6 as "key: value", with a colon and a space after the key.'

@@ -70,3 +70,25 @@ def test_it_checks_owner(client, make_user):
     r = client.post(f"/sessions/{session.id}/apply/", {"manifest": _good_text(), "action": "apply"})
     assert r.status_code == 404
     assert not ManifestRevision.objects.exists()
+
+
+def test_it_applies_nothing_with_an_invalid_name_and_says_the_rule(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    text = _good_text().replace("name: lb-test-svc", "name: LB_Service")
+    r = client.post(f"/sessions/{session.id}/apply/", {"manifest": text, "action": "apply"})
+    assert b"nothing was applied" in r.content
+    assert b"DNS-1035 label" in r.content
+    assert not ManifestRevision.objects.exists()
+
+
+def test_it_applies_nothing_when_the_text_is_not_utf8(client, make_user):
+    user = make_user()
+    session = make_session(user)
+    client.force_login(user)
+    r = client.post(f"/sessions/{session.id}/apply/", data=b"action=apply&manifest=kind%3A+%FF",
+                    content_type="application/x-www-form-urlencoded")
+    assert b"nothing was applied" in r.content
+    assert b"not UTF-8" in r.content and b"0xFF" in r.content and b"byte offset 6" in r.content
+    assert not ManifestRevision.objects.exists()
