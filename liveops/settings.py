@@ -149,6 +149,9 @@ LIVEOPS_DNS_TSIG_KEY = os.environ.get("LIVEOPS_DNS_TSIG_KEY", "")  # "name:base6
 # The label on every lab session's namespace (its value is the session's id). The watcher follows
 # these namespaces; the load-balancer controller serves Services in them.
 LIVEOPS_LAB_NAMESPACE_LABEL = "liveops.dev/session"
+# The lab clusters' pod networks (comma-separated CIDRs): kept out of the "from outside the cluster"
+# rule of each session's NetworkPolicy, for network plugins that match pod addresses against ipBlock.
+LIVEOPS_LAB_POD_CIDRS = [c for c in os.environ.get("LIVEOPS_LAB_POD_CIDRS", "").split(",") if c]
 # The sweep of cloud resources whose Service is gone: report only (default), or remove them too.
 LIVEOPS_LB_SWEEP_REMOVE = env_bool("LIVEOPS_LB_SWEEP_REMOVE", False)
 

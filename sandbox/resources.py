@@ -52,6 +52,8 @@ RESOURCES: dict[str, Resource] = {
         Resource("replicasets", "apps", "v1", "ReplicaSet", short_names=("rs",),
                  categories=("all",), subresources=("status", "scale")),
         Resource("endpointslices", "discovery.k8s.io", "v1", "EndpointSlice"),
+        # Stored and served as a real API server does; enforcing it is a network plugin's job.
+        Resource("networkpolicies", "networking.k8s.io", "v1", "NetworkPolicy", short_names=("netpol",)),
     ]
 }
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from kubernetes import client
 from kubernetes.client import ApiException
 from urllib3.exceptions import HTTPError
 
@@ -41,24 +42,66 @@ def _unreachable(session: LabSession, exc: Exception) -> ProvisioningError:
     return ProvisioningError(f"The cluster {session.cluster.name} is not set up correctly; an admin has to fix it.")
 
 
+# Pod Security Admission: the API server refuses pods below "baseline" (host namespaces, privileged
+# containers, hostPath, host ports, added capabilities...) and warns below "restricted".
+POD_SECURITY_LABELS = {
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/warn-version": "latest",
+}
+NETWORK_POLICY_NAME = "lab-isolation"
+
+
 def namespace_labels(session: LabSession) -> dict:
     return {
         NAMESPACE_LABEL: session.id.hex,
         "liveops.dev/lab": session.lab_slug,
         "app.kubernetes.io/managed-by": "liveops-labs",
+        **POD_SECURITY_LABELS,
     }
 
 
-def _create_or_replace(core, kind: str, name: str, namespace: str, spec: dict) -> None:
+def network_policy_spec() -> dict:
+    """Ingress to the session's pods: from its own pods, from namespaces that are no lab's (ingress
+    controllers, monitoring), and from addresses outside the cluster's pod network (the load balancer and
+    the nodes forward the student's traffic). Other labs' pods are refused; where the network plugin
+    matches pod addresses against ipBlock, LIVEOPS_LAB_POD_CIDRS keeps their addresses out of it."""
+    outside = {"cidr": "0.0.0.0/0"}
+    if settings.LIVEOPS_LAB_POD_CIDRS:
+        outside["except"] = list(settings.LIVEOPS_LAB_POD_CIDRS)
+    return {
+        "podSelector": {},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [
+            {"podSelector": {}},
+            {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_LABEL, "operator": "DoesNotExist"}]}},
+            {"ipBlock": outside},
+        ]}],
+    }
+
+
+# kind -> (API version, client API class, method stem)
+PROVISIONED_KINDS = {
+    "ResourceQuota": ("v1", "CoreV1Api", "resource_quota"),
+    "LimitRange": ("v1", "CoreV1Api", "limit_range"),
+    "NetworkPolicy": ("networking.k8s.io/v1", "NetworkingV1Api", "network_policy"),
+}
+
+
+def _create_or_replace(session: LabSession, kind: str, name: str, spec: dict) -> None:
     """Create a namespaced object, or replace it when it exists (so provisioning can be retried)."""
-    plural = {"ResourceQuota": "resource_quota", "LimitRange": "limit_range"}[kind]
-    body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    api_version, api_class, stem = PROVISIONED_KINDS[kind]
+    api = getattr(client, api_class)(kube.api_client(session.cluster))
+    namespace = session.namespace
+    body = {"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": namespace},
+            "spec": spec}
     try:
-        getattr(core, f"create_namespaced_{plural}")(namespace, body, _request_timeout=REQUEST_TIMEOUT)
+        getattr(api, f"create_namespaced_{stem}")(namespace, body, _request_timeout=REQUEST_TIMEOUT)
     except ApiException as exc:
         if exc.status != 409:
             raise
-        getattr(core, f"replace_namespaced_{plural}")(name, namespace, body, _request_timeout=REQUEST_TIMEOUT)
+        getattr(api, f"replace_namespaced_{stem}")(name, namespace, body, _request_timeout=REQUEST_TIMEOUT)
 
 
 def check_cloud_headroom(session: LabSession, progress: Progress) -> None:
@@ -93,10 +136,15 @@ def provision(session: LabSession, progress: Progress) -> None:
         except ApiException as exc:
             if exc.status != 409:
                 raise
+            # A retry, or a namespace made before these labels: make sure it has them all.
+            core.patch_namespace(ns, {"metadata": {"labels": namespace_labels(session)}},
+                                 _request_timeout=REQUEST_TIMEOUT)
         progress("Setting the namespace's resource quota")
-        _create_or_replace(core, "ResourceQuota", QUOTA_NAME, ns, lab.quota_spec())
+        _create_or_replace(session, "ResourceQuota", QUOTA_NAME, lab.quota_spec())
         progress("Setting default container requests and limits")
-        _create_or_replace(core, "LimitRange", LIMITS_NAME, ns, lab.limitrange_spec())
+        _create_or_replace(session, "LimitRange", LIMITS_NAME, lab.limitrange_spec())
+        progress("Keeping other labs' traffic out of your namespace")
+        _create_or_replace(session, "NetworkPolicy", NETWORK_POLICY_NAME, network_policy_spec())
     except ApiException as exc:
         raise ProvisioningError(f"The cluster refused to prepare the namespace: {api_message(exc)}") from exc
     except Exception as exc:

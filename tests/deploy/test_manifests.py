@@ -80,6 +80,8 @@ def test_it_grants_what_provisioning_apply_and_the_balancer_controller_do():
         ("", "resourcequotas", "update"), ("", "limitranges", "create"), ("apps", "deployments", "patch"),
         ("", "services", "patch"), ("", "services/status", "patch"), ("", "events", "create"),
         ("", "pods/log", "get"), ("", "services", "delete"), ("apps", "deployments", "delete"),
+        ("networking.k8s.io", "networkpolicies", "create"), ("networking.k8s.io", "networkpolicies", "update"),
+        ("", "namespaces", "patch"),
     ]:
         assert allowed(group, resource, verb), f"{verb} {group}/{resource}"
 

@@ -29,6 +29,21 @@ def test_it_prepares_a_labelled_namespace_with_quota_and_limits(sandbox, cluster
     assert session.log.filter(kind="ready").exists()
 
 
+def test_it_contains_the_namespace_with_pod_security_and_a_network_policy(sandbox, cluster, make_user):
+    session = make_session(make_user(), cluster=cluster, state="provisioning")
+    provision_session.run(str(session.id))
+    labels = _get(sandbox, "namespace", session.namespace)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    policy = _get(sandbox, "networkpolicy", "lab-isolation", "-n", session.namespace)["spec"]
+    assert policy["podSelector"] == {} and policy["policyTypes"] == ["Ingress"]
+    sources = policy["ingress"][0]["from"]
+    assert {"podSelector": {}} in sources
+    assert {"namespaceSelector": {"matchExpressions": [
+        {"key": "liveops.dev/session", "operator": "DoesNotExist"}]}} in sources
+    assert {"ipBlock": {"cidr": "0.0.0.0/0"}} in sources
+
+
 def test_it_is_idempotent(sandbox, cluster, make_user):
     session = make_session(make_user(), cluster=cluster, state="provisioning")
     provision_session.run(str(session.id))
