@@ -41,9 +41,10 @@ def test_it_reaches_sockets_on_two_web_processes(client, redis_url):
             wait_for_port(port, timeout=60)
 
         async def scenario():
-            headers = {"Cookie": f"sessionid={cookie}", "Origin": "http://127.0.0.1"}
-            sockets = [await websockets.connect(f"ws://127.0.0.1:{port}/ws/sessions/{session.id}/",
-                                                additional_headers=headers) for port in ports]
+            sockets = [await websockets.connect(
+                f"ws://127.0.0.1:{port}/ws/sessions/{session.id}/",
+                additional_headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{port}"})
+                for port in ports]
             try:
                 for ws in sockets:  # each resyncs on connect
                     await receive_until(ws, 'id="session-status"')
