@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from clouds.watch.state import client
 from labs.models import DnsRecord, LabSession, SessionLog
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ def set_student_record(session: LabSession, label: str, ip: str) -> DnsRecord:
     label = validate_label(label)
     ip = validate_address(ip)
     name = f"{label}.{zone()}"
+    _count_update(session)
     try:
         with transaction.atomic():
             # Lock the session row (PostgreSQL; SQLite serialises write transactions) so an end
@@ -231,6 +233,25 @@ def set_student_record(session: LabSession, label: str, ip: str) -> DnsRecord:
     except IntegrityError:
         raise DnsRecordError(f"{name} is already used by another student; choose another name.", "label") from None
     return DnsRecord.objects.get(session=session)
+
+
+UPDATES_PER_MINUTE = 10  # each update reaches the DNS server and starts a probe of the name
+
+
+def _count_update(session: LabSession) -> None:
+    """At most UPDATES_PER_MINUTE record changes per session and minute (the DNS server is shared)."""
+    key = f"liveops:dns-updates:{session.pk.hex}"
+    try:
+        pipe = client().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 60, nx=True)
+        count = pipe.execute()[0]
+    except Exception:  # noqa: BLE001 - without Redis, no limit rather than no DNS step
+        log.warning("the DNS update limit is unavailable")
+        return
+    if count > UPDATES_PER_MINUTE:
+        raise DnsRecordError(f"You changed your DNS record {UPDATES_PER_MINUTE} times in the last minute: "
+                             "wait a minute, then set it again.")
 
 
 def relative_label(name: str) -> str:

@@ -36,6 +36,7 @@ READ_TIMEOUT = (3, 8)
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 DEFAULT_LOG_LINES = 200
 MAX_LOG_LINES = 2000
+MAX_LOG_BYTES = 256 * 1024  # a pod's log is read at most this far back, whatever its lines
 
 
 
@@ -153,8 +154,9 @@ def logs(request, session_id, name):
     context = {"session": session, "kind": "pods", "name": name, "singular": "pod", "lines": lines,
                "container": container or "", "logs_view": True}
     try:
-        text = kube.core(session.cluster).read_namespaced_pod_log(name, session.namespace, container=container, tail_lines=lines,
-                                           _request_timeout=READ_TIMEOUT)
+        text = kube.core(session.cluster).read_namespaced_pod_log(
+            name, session.namespace, container=container, tail_lines=lines, limit_bytes=MAX_LOG_BYTES,
+            _request_timeout=READ_TIMEOUT)
     except ApiException as exc:
         if exc.status == 404:
             return _error(request, session, "pods", name, f"pod/{name} does not exist in namespace {session.namespace}.", 404)

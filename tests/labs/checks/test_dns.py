@@ -238,3 +238,14 @@ def test_it_gives_a_name_to_one_of_two_students_racing_for_it(dns_settings):
     winner = DnsRecord.objects.get(name="race.lab.test")
     assert labdns.resolve_a("race.lab.test") == [winner.address]
     assert DnsRecord.objects.count() == 1
+
+
+def test_it_limits_how_often_a_session_changes_its_record(dns_settings):
+    session = sb.make_session("wes")
+    for i in range(labdns.UPDATES_PER_MINUTE):
+        labdns.set_student_record(session, f"wes{i % 2}", "127.31.129.5")
+    with pytest.raises(labdns.DnsRecordError) as info:
+        labdns.set_student_record(session, "wes-again", "127.31.129.5")
+    assert "wait a minute" in info.value.message
+    assert DnsRecord.objects.get(session=session).name == "wes1.lab.test"  # nothing already set was lost
+    labdns.set_student_record(sb.make_session("xena"), "xena", "127.31.129.6")  # another session is not held

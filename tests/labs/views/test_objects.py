@@ -279,3 +279,19 @@ def test_it_lets_instructors_read_but_not_edit(client, lab, make_user):
     client.force_login(instructor)
     assert client.get(url("object_describe", session, "services", "web")).status_code == 200
     assert client.post(url("object_edit", session, "services", "web"), {"manifest": ""}).status_code == 404
+
+
+def test_it_caps_pod_logs_in_bytes_as_well_as_lines(client, lab, monkeypatch):
+    import re
+
+    from labs.views import objects
+
+    user, session, pod = lab
+    client.force_login(user)
+    full = client.get(url("object_logs", session, pod) + "?lines=2000").content.decode()
+    full_text = re.search(r'<pre class="object-text">(.*?)</pre>', full, re.S).group(1)
+    assert len(full_text) > 40
+    monkeypatch.setattr(objects, "MAX_LOG_BYTES", 40)
+    capped = client.get(url("object_logs", session, pod) + "?lines=2000").content.decode()
+    capped_text = re.search(r'<pre class="object-text">(.*?)</pre>', capped, re.S).group(1)
+    assert len(capped_text.encode()) <= 40 < len(full_text.encode())
