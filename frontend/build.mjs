@@ -29,7 +29,8 @@ await build({
   },
   outdir,
   entryNames: '[name]',
-  assetNames: '[name]',
+  // Fonts and other assets carry their content hash in their name: cached for good.
+  assetNames: '[name]-[hash]',
   bundle: true,
   format: 'iife',
   minify: true,

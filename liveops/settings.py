@@ -109,6 +109,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# Static URLs carry their content's version, so browsers keep the files for good (liveops/static.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "liveops.static.VersionedStaticFilesStorage"},
+}
 
 # Redis: channel layer and Celery broker.
 REDIS_URL = os.environ.get("LIVEOPS_REDIS_URL", "redis://127.0.0.1:6390/0")

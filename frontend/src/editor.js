@@ -23,6 +23,11 @@ function assetBase () {
 }
 
 const base = assetBase()
+// The page loads editor.js with its content version (`?v=...`): every asset it fetches carries the same
+// version, so browsers may keep them all for good and fetch them again only after a new build.
+const version = (function () {
+  try { return new URL(scriptSrc || document.querySelector('script[src*="editor.js"]').src).search } catch (e) { return '' }
+})()
 
 function startWorker (url) {
   if (new URL(url).origin === location.origin) return new Worker(url)
@@ -33,7 +38,7 @@ function startWorker (url) {
 
 self.MonacoEnvironment = {
   getWorkerUrl (moduleId, label) {
-    return base + (label === 'yaml' ? 'yaml.worker.js' : 'editor.worker.js')
+    return base + (label === 'yaml' ? 'yaml.worker.js' : 'editor.worker.js') + version
   },
   getWorker (moduleId, label) {
     return startWorker(this.getWorkerUrl(moduleId, label))
@@ -41,10 +46,10 @@ self.MonacoEnvironment = {
 }
 
 function ensureStylesheet () {
-  const href = base + 'editor.css'
+  const href = base + 'editor.css' + version
   const links = document.querySelectorAll('link[rel="stylesheet"]')
   for (const link of links) {
-    if (link.href === href || /\/editor(\.[0-9a-f]+)?\.css$/.test(link.href)) return
+    if (link.href === href || /\/editor(\.[0-9a-f]+)?\.css(\?.*)?$/.test(link.href)) return
   }
   const link = document.createElement('link')
   link.rel = 'stylesheet'
@@ -74,7 +79,7 @@ monaco.editor.defineTheme('liveops-light', {
   }
 })
 
-const SCHEMA_URL = base + 'schemas/kubernetes.json'
+const SCHEMA_URL = base + 'schemas/kubernetes.json' + version
 const yaml = configureMonacoYaml(monaco, {
   enableSchemaRequest: false,
   validate: true,
