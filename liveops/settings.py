@@ -10,7 +10,10 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LIVEOPS_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# What the product writes (the database, the secret key, kubeconfigs, logs) is for its own user only.
+os.umask(0o077)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+VAR_DIR.chmod(0o700)
 
 
 def env_bool(name, default=False):
@@ -18,12 +21,25 @@ def env_bool(name, default=False):
 
 
 def _secret_key():
+    """DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE), else one generated once into var/secret_key (0600)."""
     if os.environ.get("DJANGO_SECRET_KEY"):
         return os.environ["DJANGO_SECRET_KEY"]
+    if os.environ.get("DJANGO_SECRET_KEY_FILE"):
+        return Path(os.environ["DJANGO_SECRET_KEY_FILE"]).read_text().strip()
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # Written whole with its mode from the start, then moved into place: never readable half-written
+        # or by others, and two processes starting at once agree on one key (the first rename wins).
+        tmp = VAR_DIR / f".secret_key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 
@@ -31,6 +47,21 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("LIVEOPS_DEBUG", False)
 ALLOWED_HOSTS = os.environ.get("LIVEOPS_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("LIVEOPS_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+# Behind HTTPS (a TLS proxy in front: LIVEOPS_HTTPS=1): secure cookies, HSTS, the proxy's SSL header.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("LIVEOPS_HTTPS", False):
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("LIVEOPS_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP inside the cluster
+    SECURE_HSTS_SECONDS = int(os.environ.get("LIVEOPS_HSTS_SECONDS", 31536000))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("LIVEOPS_HSTS_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("LIVEOPS_HSTS_PRELOAD", True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
