@@ -16,7 +16,7 @@ from typing import Any
 import markdown
 import yaml
 
-from labs.manifests import Policy
+from labs.manifests import Policy, annotation_key_problem
 
 logger = logging.getLogger(__name__)
 CONTENT_ROOT = Path(__file__).resolve().parent / "content"
@@ -27,7 +27,9 @@ MARKDOWN_EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
 TOP_LEVEL_FIELDS = {"slug", "title", "summary", "order", "duration_minutes", "extension_minutes",
                     "warn_before_minutes", "policy", "quota", "limitrange", "steps", "checks", "hints", "examples"}
 POLICY_FIELDS = {"allowed_kinds", "image_allowlist", "max_replicas", "max_bytes", "max_documents",
-                 "require_service_type"}
+                 "require_service_type", "annotation_allowlist", "allow_command"}
+KIND_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 LIMITRANGE_FIELDS = {"default_request", "default_limit"}
 
 
@@ -343,13 +345,32 @@ class _Reader:
         settings: dict[str, Any] = {}
         if "allowed_kinds" in data:
             settings["allowed_kinds"] = self.strings(data, "allowed_kinds", field)
+            for i, kind in enumerate(settings["allowed_kinds"]):
+                if not KIND_PATTERN.match(kind):
+                    raise self.fail(f"{field}.allowed_kinds[{i}]", f"{kind!r} is not a Kubernetes kind "
+                                    "(written like Deployment or Service)")
+            self.unique(list(settings["allowed_kinds"]), f"{field}.allowed_kinds")
         settings["image_allowlist"] = self.strings(data, "image_allowlist", field)
         if not settings["image_allowlist"]:
             raise self.fail(f"{field}.image_allowlist", "must list at least one image")
+        for i, image in enumerate(settings["image_allowlist"]):
+            if any(c.isspace() for c in image):
+                raise self.fail(f"{field}.image_allowlist[{i}]", f"{image!r} is not an image name (it has spaces)")
         for key in ("max_replicas", "max_bytes", "max_documents"):
             if key in data:
                 settings[key] = self.integer(data, key, field, minimum=1)
         settings["require_service_type"] = self.string(data, "require_service_type", field, required=False)
+        if settings["require_service_type"] not in (None, *SERVICE_TYPES):
+            raise self.fail(f"{field}.require_service_type", f"must be one of {', '.join(SERVICE_TYPES)}")
+        settings["annotation_allowlist"] = self.strings(data, "annotation_allowlist", field, required=False)
+        for i, key in enumerate(settings["annotation_allowlist"]):
+            problem = annotation_key_problem(key.removesuffix("/*") + "/x" if key.endswith("/*") else key)
+            if problem:
+                raise self.fail(f"{field}.annotation_allowlist[{i}]", f"{key!r} is not an annotation key: {problem}")
+        allow_command = data.get("allow_command", False)
+        if not isinstance(allow_command, bool):
+            raise self.fail(f"{field}.allow_command", "must be true or false")
+        settings["allow_command"] = allow_command
         return settings
 
     def quantities(self, value: Any, field: str) -> dict[str, str]:

@@ -317,7 +317,9 @@ class Api:
                     validation.drop_unknown(check_fields, unknown)
                 if mode == "Warn":
                     warnings += [f'unknown field "{n}"' for n in names]
-        causes += validation.semantic_causes(info.name, obj)
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        creating = not meta.get("name") or self.store.get(info.name, meta.get("namespace"), meta["name"]) is None
+        causes += validation.semantic_causes(info.name, obj, creating=creating)
         if causes:
             raise invalid(info, name, causes)
         return warnings

@@ -172,30 +172,79 @@ def unknown_field_names(unknown: list[tuple[list, str]]) -> list[str]:
 
 # ---- semantic checks ------------------------------------------------------------------
 
+DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+                     "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used "
+                     "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+                         "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+                         "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+DNS1035_LABEL_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                     "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+                     "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+PROTOCOLS = ("SCTP", "TCP", "UDP")  # sorted, as the API server lists them
+
+
+def dns1123_label(value: str) -> list[str]:
+    """apimachinery's IsDNS1123Label: the messages, none when valid."""
+    errs = [] if len(value) <= 63 else ["must be no more than 63 characters"]
+    return errs + ([] if DNS1123_LABEL.match(value) else [DNS1123_LABEL_MSG])
+
+
+def dns1123_subdomain(value: str) -> list[str]:
+    errs = [] if len(value) <= 253 else ["must be no more than 253 characters"]
+    return errs + ([] if DNS1123_SUBDOMAIN.match(value) else [DNS1123_SUBDOMAIN_MSG])
+
+
+def dns1035_label(value: str) -> list[str]:
+    errs = [] if len(value) <= 63 else ["must be no more than 63 characters"]
+    return errs + ([] if DNS1035_LABEL.match(value) else [DNS1035_LABEL_MSG])
+
+
+def port_name(value: str) -> list[str]:
+    """IsValidPortName (IANA_SVC_NAME)."""
+    errs = []
+    if len(value) > 15:
+        errs.append("must be no more than 15 characters")
+    if not re.match(r"^[-a-z0-9]+$", value):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not re.search(r"[a-z]", value):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in value:
+        errs.append("must not contain consecutive hyphens")
+    if value and (value[0] == "-" or value[-1] == "-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
+def _invalid(field: str, value: Any, messages: list[str]) -> list[dict]:
+    return [_cause(field, "FieldValueInvalid", f"Invalid value: {_go_value(value)}: {m}") for m in messages]
+
+
+def _port_number(field: str, value: Any) -> list[dict]:
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 < value < 65536:
+        return _invalid(field, value, ["must be between 1 and 65535, inclusive"])
+    return []
+
+
+def _protocol(field: str, value: Any) -> list[dict]:
+    if isinstance(value, str) and value not in PROTOCOLS:
+        supported = ", ".join(json.dumps(p) for p in PROTOCOLS)
+        return [_cause(field, "FieldValueNotSupported", f"Unsupported value: {json.dumps(value)}: "
+                                                        f"supported values: {supported}")]
+    return []
+
+
+# metadata.name per resource (ValidateObjectMeta's name function); others: a DNS-1123 subdomain.
+NAME_RULES = {"namespaces": dns1123_label, "services": dns1035_label}
+
+
 def _name_causes(resource: str, meta: dict) -> list[dict]:
     causes = []
     name = meta.get("name")
     gen = meta.get("generateName")
     if isinstance(name, str) and name:
-        if resource in ("namespaces",):
-            ok, _what = DNS1123_LABEL.match(name) and len(name) <= 63, "a lowercase RFC 1123 label"
-            desc = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-                    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
-                    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-        elif resource == "services":
-            ok = DNS1035_LABEL.match(name) and len(name) <= 63
-            desc = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-                    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
-                    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
-        elif resource == "events":
-            ok, desc = True, ""
-        else:
-            ok = DNS1123_SUBDOMAIN.match(name) and len(name) <= 253
-            desc = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
-                    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
-                    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
-        if not ok:
-            causes.append(_cause("metadata.name", "FieldValueInvalid", f"Invalid value: {json.dumps(name)}: {desc}"))
+        if resource != "events":
+            causes += _invalid("metadata.name", name, NAME_RULES.get(resource, dns1123_subdomain)(name))
     elif not gen:
         causes.append(_cause("metadata.name", "FieldValueRequired",
                              "Required value: name or generateName is required"))
@@ -227,7 +276,7 @@ def _go_map(labels: dict) -> str:
     return f"map[string]string{{{inner}}}"
 
 
-def _pod_spec_causes(base: str, spec: Any, template: bool) -> list[dict]:
+def _pod_spec_causes(base: str, spec: Any, template: bool, creating: bool = True) -> list[dict]:
     causes = []
     if not isinstance(spec, dict):
         return causes
@@ -235,7 +284,7 @@ def _pod_spec_causes(base: str, spec: Any, template: bool) -> list[dict]:
     if not containers:
         causes.append(_cause(f"{base}.containers", "FieldValueRequired", "Required value"))
     names = set()
-    for key in ("initContainers", "containers"):
+    for key in ("initContainers", "containers", "ephemeralContainers"):
         for i, c in enumerate(spec.get(key) or []):
             if not isinstance(c, dict):
                 continue
@@ -244,22 +293,37 @@ def _pod_spec_causes(base: str, spec: Any, template: bool) -> list[dict]:
             if not cname:
                 causes.append(_cause(f"{p}.name", "FieldValueRequired", "Required value"))
             elif isinstance(cname, str):
-                if not DNS1123_LABEL.match(cname) or len(cname) > 63:
-                    causes.append(_cause(f"{p}.name", "FieldValueInvalid",
-                                         f"Invalid value: {json.dumps(cname)}: a lowercase RFC 1123 label must "
-                                         "consist of lower case alphanumeric characters or '-', and must start "
-                                         "and end with an alphanumeric character"))
+                causes += _invalid(f"{p}.name", cname, dns1123_label(cname))
                 if cname in names:
                     causes.append(_cause(f"{p}.name", "FieldValueDuplicate", f"Duplicate value: {json.dumps(cname)}"))
                 names.add(cname)
             if not c.get("image"):
                 causes.append(_cause(f"{p}.image", "FieldValueRequired", "Required value"))
+            port_names = set()
             for j, port in enumerate(c.get("ports") or []):
-                if isinstance(port, dict):
-                    cp = port.get("containerPort")
-                    if isinstance(cp, int) and not 0 < cp < 65536:
-                        causes.append(_cause(f"{p}.ports[{j}].containerPort", "FieldValueInvalid",
-                                             f"Invalid value: {cp}: must be between 1 and 65535, inclusive"))
+                if not isinstance(port, dict):
+                    continue
+                pp = f"{p}.ports[{j}]"
+                if isinstance(port.get("name"), str) and port["name"]:
+                    causes += _invalid(f"{pp}.name", port["name"], port_name(port["name"]))
+                    if port["name"] in port_names:
+                        causes.append(_cause(f"{pp}.name", "FieldValueDuplicate",
+                                             f"Duplicate value: {json.dumps(port['name'])}"))
+                    port_names.add(port["name"])
+                if port.get("containerPort") == 0:
+                    causes.append(_cause(f"{pp}.containerPort", "FieldValueRequired", "Required value"))
+                else:  # a missing one is the schema's "Required value"
+                    causes += _port_number(f"{pp}.containerPort", port.get("containerPort"))
+                if port.get("hostPort") not in (None, 0):
+                    causes += _port_number(f"{pp}.hostPort", port.get("hostPort"))
+                causes += _protocol(f"{pp}.protocol", port.get("protocol"))
+    if spec.get("ephemeralContainers"):
+        if template:  # ValidatePodTemplateSpec
+            causes.append(_cause(f"{base}.ephemeralContainers", "FieldValueForbidden",
+                                 "Forbidden: ephemeral containers not allowed in pod template"))
+        elif creating:  # ValidatePodCreate: only the ephemeralcontainers subresource adds them
+            causes.append(_cause(f"{base}.ephemeralContainers", "FieldValueForbidden",
+                                 "Forbidden: cannot be set on create"))
     if template and spec.get("restartPolicy") not in (None, "Always"):
         causes.append(_cause(f"{base}.restartPolicy", "FieldValueNotSupported",
                              f'Unsupported value: {json.dumps(spec.get("restartPolicy"))}: supported values: "Always"'))
@@ -316,11 +380,18 @@ def _service_causes(obj: dict) -> list[dict]:
         port = p.get("port")
         if port is None:
             causes.append(_cause(f"spec.ports[{i}].port", "FieldValueRequired", "Required value"))
-        elif isinstance(port, int) and not 0 < port < 65536:
-            causes.append(_cause(f"spec.ports[{i}].port", "FieldValueInvalid",
-                                 f"Invalid value: {port}: must be between 1 and 65535, inclusive"))
+        else:
+            causes += _port_number(f"spec.ports[{i}].port", port)
+        causes += _protocol(f"spec.ports[{i}].protocol", p.get("protocol"))
+        target = p.get("targetPort")  # 0 and "" are defaulted to the port before validation
+        if isinstance(target, str) and target:
+            causes += _invalid(f"spec.ports[{i}].targetPort", target, port_name(target))
+        elif target != 0:
+            causes += _port_number(f"spec.ports[{i}].targetPort", target)
         if len(ports) > 1 and not p.get("name"):
             causes.append(_cause(f"spec.ports[{i}].name", "FieldValueRequired", "Required value"))
+        if isinstance(p.get("name"), str) and p["name"]:
+            causes += _invalid(f"spec.ports[{i}].name", p["name"], dns1123_label(p["name"]))
         if p.get("name"):
             if p["name"] in names:
                 causes.append(_cause(f"spec.ports[{i}].name", "FieldValueDuplicate",
@@ -336,13 +407,13 @@ def _service_causes(obj: dict) -> list[dict]:
     return causes
 
 
-def semantic_causes(resource: str, obj: dict) -> list[dict]:
+def semantic_causes(resource: str, obj: dict, creating: bool = True) -> list[dict]:
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     causes = _name_causes(resource, meta)
     if resource in ("deployments", "replicasets"):
         causes += _workload_causes(obj)
     elif resource == "pods":
-        causes += _pod_spec_causes("spec", obj.get("spec") or {}, template=False)
+        causes += _pod_spec_causes("spec", obj.get("spec") or {}, template=False, creating=creating)
     elif resource == "services":
         causes += _service_causes(obj)
     return causes

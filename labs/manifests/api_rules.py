@@ -47,8 +47,38 @@ IANA_SVC_NAME = NameRule(
     "at most 15 characters, only lowercase letters (a-z), digits and '-', at least one letter, starting and ending "
     "with a letter or digit, and no '--'", needs_letter=True, no_double_dash=True)
 
+QUALIFIED_NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+
+def annotation_key_problem(key: str) -> str | None:
+    """Why `key` cannot be an annotation (or label) key, as the API server's rule has it; None if it can."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and not prefix:
+        return "the part before '/' is empty"
+    if prefix and not DNS1123_SUBDOMAIN.accepts(prefix):
+        return f"the prefix before '/' must be {DNS1123_SUBDOMAIN.title} ({DNS1123_SUBDOMAIN.words})"
+    if not name:
+        return "the name is empty"
+    if len(name) > 63 or not QUALIFIED_NAME_PART.match(name):
+        return ("the name must be at most 63 characters, letters, digits, '-', '_' or '.', starting and ending "
+                "with a letter or digit")
+    return None
+
+
 # The rule of metadata.name per kind (as the API server's validation has it); other kinds: a subdomain.
-OBJECT_NAME_RULES = {"Service": DNS1035_LABEL, "Deployment": DNS1123_SUBDOMAIN}
+OBJECT_NAME_RULES = {"Service": DNS1035_LABEL, "Deployment": DNS1123_SUBDOMAIN, "Namespace": DNS1123_LABEL}
+
+
+def name_problem(value: str, kind: str) -> str | None:
+    """Why `value` cannot name an object of `kind` ("Service", "Pod"..., or "Container"); None if it can.
+
+    Used before any name reaches an API path, whatever its source."""
+    rule = DNS1123_LABEL if kind == "Container" else OBJECT_NAME_RULES.get(kind, DNS1123_SUBDOMAIN)
+    if not isinstance(value, str) or not value:
+        return "a name is required"
+    if rule.accepts(value):
+        return None
+    return f"it must be {rule.title} ({rule.words}); " + (join_names(_reasons(value, rule)) or "it is not")
 
 
 def check_api_rules(documents: list[Document]) -> list[Problem]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from .problems import Document, Path, Problem
@@ -17,10 +18,41 @@ class Policy:
     max_bytes: int = 20_000
     max_documents: int = 10
     require_service_type: str | None = None
+    # Annotation keys a learner may set besides ALWAYS_ALLOWED_ANNOTATIONS: exact keys, or "prefix/*".
+    annotation_allowlist: tuple[str, ...] = ()
+    # Whether containers may replace the image's entrypoint and arguments (command, args).
+    allow_command: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_kinds", tuple(self.allowed_kinds))
         object.__setattr__(self, "image_allowlist", tuple(self.image_allowlist))
+        object.__setattr__(self, "annotation_allowlist", tuple(self.annotation_allowlist))
+
+    def allows_annotation(self, key: str) -> bool:
+        return key in ALWAYS_ALLOWED_ANNOTATIONS or any(
+            fnmatchcase(key, pattern) if pattern.endswith("/*") else key == pattern
+            for pattern in self.annotation_allowlist)
+
+
+# Annotations that kubectl and the live panel write themselves (a restart, an applied revision):
+# harmless, and a live object brought back into the editor carries them.
+ALWAYS_ALLOWED_ANNOTATIONS = frozenset({
+    "kubectl.kubernetes.io/restartedAt", "kubectl.kubernetes.io/last-applied-configuration",
+    "kubernetes.io/change-cause", "kubernetes.io/description", "deployment.kubernetes.io/revision",
+})
+# Cloud load-balancer annotations that reach beyond the learner's own balancer, with what each would do.
+CLOUD_ANNOTATIONS = {
+    "loadbalancer.openstack.org/load-balancer-id":
+        "would take over an existing load balancer of the cloud, perhaps another student's",
+    "service.beta.kubernetes.io/openstack-internal-load-balancer":
+        "would make the balancer internal, with no public address, on the cloud's private network",
+    "loadbalancer.openstack.org/floating-network-id": "would take the public address from a network you choose",
+    "loadbalancer.openstack.org/floating-subnet": "would take the public address from a subnet you choose",
+    "loadbalancer.openstack.org/floating-subnet-id": "would take the public address from a subnet you choose",
+    "loadbalancer.openstack.org/subnet-id": "would place the balancer on a subnet of the cloud you choose",
+    "loadbalancer.openstack.org/network-id": "would place the balancer on a network of the cloud you choose",
+    "loadbalancer.openstack.org/port-id": "would give the balancer an existing port (and its address) of the cloud",
+}
 
 
 # Where the pod spec lives in each kind that makes pods.
@@ -103,6 +135,111 @@ def check_policy(documents: list[Document], *, namespace: str, policy: Policy) -
         problems.extend(_replicas(doc, policy))
         problems.extend(_service_addresses(doc))
         problems.extend(_finalizers(doc))
+        problems.extend(_owner_references(doc))
+        problems.extend(_annotations(doc, policy))
+        problems.extend(_pod_placement(doc))
+        problems.extend(_container_powers(doc, policy))
+    return problems
+
+
+def _template_metadata(doc: Document) -> list[Path]:
+    """Where the object's metadata lives, and that of the pods it makes."""
+    pod_path = POD_SPEC_PATHS.get(doc.kind)
+    paths: list[Path] = [("metadata",)]
+    if pod_path and len(pod_path) > 1:
+        paths.append(pod_path[:-1] + ("metadata",))
+    return paths
+
+
+def _owner_references(doc: Document) -> list[Problem]:
+    """An object owned by something else is deleted with it, or adopted by its controller."""
+    problems = []
+    for meta in _template_metadata(doc):
+        path = meta + ("ownerReferences",)
+        if dig(doc.obj, path) not in (None, []):
+            where = ".".join(path)
+            problems.append(doc.problem(
+                "owner-references", path,
+                f"{doc.title}: {where} makes it belong to another object, which the cluster could delete it "
+                "with or hand to that object's controller; this lab does not allow it.",
+                f"Remove {where}: the cluster sets owners itself (a Deployment owns its ReplicaSets and pods)."))
+    return problems
+
+
+def _annotations(doc: Document, policy: Policy) -> list[Problem]:
+    problems = []
+    for meta in _template_metadata(doc):
+        annotations = dig(doc.obj, meta + ("annotations",))
+        if not isinstance(annotations, dict):
+            continue  # a wrong type is explained by the schema check
+        for key in annotations:
+            key = str(key)
+            if policy.allows_annotation(key):
+                continue
+            path = meta + ("annotations", key)
+            why = CLOUD_ANNOTATIONS.get(key)
+            message = f'{doc.title}: the annotation "{key}" '
+            message += f"{why}, which this lab does not allow." if why else "is not one this lab allows."
+            allowed = sorted(policy.annotation_allowlist)
+            hint = f"Remove it. Annotations this lab allows: {', '.join(allowed)}." if allowed else \
+                "Remove it: this lab needs no annotations."
+            problems.append(doc.problem("annotation-not-allowed", path, message, hint))
+    return problems
+
+
+def _pod_placement(doc: Document) -> list[Problem]:
+    """A pod template that picks its node, or carries debugging containers."""
+    pod_path = POD_SPEC_PATHS.get(doc.kind)
+    pod_spec = dig(doc.obj, pod_path) if pod_path else None
+    if not isinstance(pod_spec, dict):
+        return []
+    problems = []
+    if pod_spec.get("nodeName") not in (None, ""):
+        problems.append(doc.problem(
+            "node-name", pod_path + ("nodeName",),
+            f"{doc.title} sets nodeName, which places its pods on one node without the scheduler (and skips "
+            "its checks); this lab does not allow it.", "Remove nodeName: the scheduler chooses a node."))
+    if pod_spec.get("ephemeralContainers") not in (None, []):
+        problems.append(doc.problem(
+            "ephemeral-containers", pod_path + ("ephemeralContainers",),
+            f"{doc.title} declares ephemeralContainers, debugging containers that are added to a running pod, "
+            "never written in a manifest; the cluster refuses them here.", "Remove ephemeralContainers."))
+    security = pod_spec.get("securityContext")
+    if isinstance(security, dict) and dig(security, ("capabilities", "add")) not in (None, []):
+        problems.append(_capabilities(doc, pod_path + ("securityContext", "capabilities", "add"), doc.title))
+    return problems
+
+
+def _capabilities(doc: Document, path: Path, label: str) -> Problem:
+    return doc.problem(
+        "capabilities", path,
+        f"{label} adds Linux capabilities (securityContext.capabilities.add), powers beyond what a container "
+        "normally has; this lab does not allow it.",
+        "Remove capabilities.add (dropping capabilities with capabilities.drop is fine).")
+
+
+def _container_powers(doc: Document, policy: Policy) -> list[Problem]:
+    """Capabilities, ports on the node itself, and (unless the lab allows them) command and args."""
+    problems = []
+    for path, container in containers(doc):
+        label = f'Container "{container.get("name", path[-1])}" of {doc.title}'
+        security = container.get("securityContext")
+        if isinstance(security, dict) and dig(security, ("capabilities", "add")) not in (None, []):
+            problems.append(_capabilities(doc, path + ("securityContext", "capabilities", "add"), label))
+        ports = container.get("ports")
+        for index, port in enumerate(ports if isinstance(ports, list) else []):
+            if isinstance(port, dict) and port.get("hostPort") not in (None, 0):
+                problems.append(doc.problem(
+                    "host-port", path + ("ports", index, "hostPort"),
+                    f"{label}: ports[{index}].hostPort opens a port on the node itself, which this lab does "
+                    "not allow.", "Remove hostPort: the Service brings traffic to containerPort."))
+        if not policy.allow_command:
+            for key in ("command", "args"):
+                if container.get(key) not in (None, []):
+                    problems.append(doc.problem(
+                        "command-not-allowed", path + (key,),
+                        f"{label} sets {key}, which replaces what the image runs; this lab runs its images "
+                        "as they are.", f"Remove {key}."))
     return problems
 
 

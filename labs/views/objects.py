@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 import yaml
 from django.contrib.auth.decorators import login_required
@@ -27,13 +26,13 @@ from labs.content_loader import lab_or_none
 from labs.live import actions
 from labs.live.describe import describe as describe_text
 from labs.live.describe import related_events
+from labs.manifests import name_problem
 from labs.models import LabSession
 from labs.revisions import editable, merge_into_text
 
 logger = logging.getLogger(__name__)
 
 READ_TIMEOUT = (3, 8)
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 DEFAULT_LOG_LINES = 200
 MAX_LOG_LINES = 2000
 MAX_LOG_BYTES = 256 * 1024  # a pod's log is read at most this far back, whatever its lines
@@ -56,8 +55,9 @@ def _check(kind: str, name: str, action: str = "describe") -> None:
         raise Http404(f"There is no object kind {kind!r} in the live panel.")
     if not KINDS[kind].allows(action):
         raise Http404(f"{KINDS[kind].singular} objects cannot be changed that way.")
-    if not NAME_RE.match(name):
-        raise Http404(f"{name!r} is not a valid object name.")
+    # The name goes into an API path: it must follow the kind's naming rule (no '/', '..', '%', ...).
+    if name_problem(name, KINDS[kind].kind):
+        raise Http404(f"{name!r} is not a valid {KINDS[kind].singular} name.")
 
 
 def _fragment(request, context: dict, status: int = 200) -> HttpResponse:
@@ -149,7 +149,7 @@ def logs(request, session_id, name):
         lines = DEFAULT_LOG_LINES
     lines = max(1, min(lines, MAX_LOG_LINES))
     container = request.GET.get("container") or None
-    if container is not None and not NAME_RE.match(container):
+    if container is not None and name_problem(container, "Container"):
         raise Http404(f"{container!r} is not a valid container name.")
     context = {"session": session, "kind": "pods", "name": name, "singular": "pod", "lines": lines,
                "container": container or "", "logs_view": True}

@@ -129,6 +129,12 @@ class KubeletController(Controller):
     def keys_for(self, resource, event_type, obj):
         if resource == "nodes":
             self._wake_unschedulable()
+            # a node that (re)appears gets its kubelet: the pods bound to it by name start
+            node = obj["metadata"]["name"]
+            for pod in self.store.list("pods"):
+                key = (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
+                if (pod.get("spec") or {}).get("nodeName") == node and key not in self.pods:
+                    yield key
             return
         if self.usage.observe(obj, deleted=event_type == "DELETED"):
             self._wake_unschedulable()
@@ -162,6 +168,14 @@ class KubeletController(Controller):
             await self._forget(key, rt)
             rt = None
         if pod is None:
+            return
+        node = (pod.get("spec") or {}).get("nodeName")
+        if rt is None and node and self.store.get("nodes", None, node) is None:
+            # Bound by spec.nodeName to a node that does not exist: no kubelet runs there and the
+            # scheduler skips bound pods, so it stays Pending; once deleted, nothing but the pod
+            # garbage collector (orphaned pods) can finish it, which it does.
+            if is_terminating(pod):
+                await self.store.remove("pods", ns, name)
             return
         if is_terminating(pod):
             if rt is None:

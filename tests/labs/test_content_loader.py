@@ -46,7 +46,8 @@ def test_it_builds_the_labs_policy():
     policy = load_lab("loadbalancer").policy()
     assert policy == Policy(allowed_kinds=("Deployment", "Service"),
                             image_allowlist=("nginx", "nginxinc/nginx-unprivileged", "httpd", "traefik/whoami"),
-                            max_replicas=5, max_bytes=20000, max_documents=10, require_service_type="LoadBalancer")
+                            max_replicas=5, max_bytes=20000, max_documents=10, require_service_type="LoadBalancer",
+                            annotation_allowlist=("loadbalancer.taikun.cloud/proxy-protocol",), allow_command=False)
 
 
 def test_it_gives_quota_and_limitrange_specs():
@@ -172,6 +173,39 @@ def test_it_rejects_duplicate_check_keys(tmp_path):
 def test_it_rejects_a_broken_hint_placeholder(tmp_path):
     assert_content_error(tmp_path, lambda d: d["hints"].update({"lb-pending": "wait {ip"}), "hints.lb-pending",
                          "placeholder")
+
+
+@pytest.mark.parametrize(("edit", "field", "words"), [
+    (lambda d: d["policy"].update(allow_command="yes"), "policy.allow_command", "must be true or false"),
+    (lambda d: d["policy"].update(annotation_allowlist="loadbalancer.taikun.cloud/proxy-protocol"),
+     "policy.annotation_allowlist", "must be a list"),
+    (lambda d: d["policy"].update(annotation_allowlist=["ok.example/fine", "bad key!"]),
+     "policy.annotation_allowlist[1]", "is not an annotation key"),
+    (lambda d: d["policy"].update(annotation_allowlist=["-bad.example/x"]), "policy.annotation_allowlist[0]",
+     "prefix before '/'"),
+    (lambda d: d["policy"].update(annotation_allowlist=[3]), "policy.annotation_allowlist[0]", "non-empty string"),
+    (lambda d: d["policy"].update(allowed_kinds=["Deployment", "service"]), "policy.allowed_kinds[1]",
+     "not a Kubernetes kind"),
+    (lambda d: d["policy"].update(allowed_kinds=["Service", "Service"]), "policy.allowed_kinds", "appears twice"),
+    (lambda d: d["policy"].update(require_service_type="Loadbalancer"), "policy.require_service_type",
+     "must be one of"),
+    (lambda d: d["policy"].update(image_allowlist=["nginx latest"]), "policy.image_allowlist[0]", "spaces"),
+])
+def test_it_validates_what_the_lab_allows(tmp_path, edit, field, words):
+    assert_content_error(tmp_path, edit, field, words)
+
+
+def test_it_reads_the_annotations_and_commands_a_lab_allows(tmp_path):
+    def allow(d):
+        d["policy"].update(annotation_allowlist=["loadbalancer.taikun.cloud/*", "example.com/note"],
+                           allow_command=True)
+
+    copy_lab(tmp_path, edit=allow)
+    policy = load_lab("loadbalancer", root=tmp_path).policy()
+    assert policy.annotation_allowlist == ("loadbalancer.taikun.cloud/*", "example.com/note")
+    assert policy.allow_command is True
+    assert policy.allows_annotation("loadbalancer.taikun.cloud/proxy-protocol")
+    assert not policy.allows_annotation("loadbalancer.openstack.org/load-balancer-id")
 
 
 def test_it_reports_invalid_yaml_with_the_file(tmp_path):

@@ -193,3 +193,24 @@ def test_it_schedules_a_pending_pod_once_a_node_gets_the_label_it_selects(core, 
         assert wait_bound(core, namespace, "waiting") == node
     finally:
         core.patch_node(node, {"metadata": {"labels": {label: None}}})
+
+
+def test_it_never_runs_a_pod_bound_to_a_node_that_does_not_exist(core, namespace):
+    lost = pod_body("lost")
+    lost["spec"]["nodeName"] = "no-such-node"
+    core.create_namespaced_pod(namespace, lost)
+    # a pod created afterwards runs: the kubelets and the scheduler have seen both
+    core.create_namespaced_pod(namespace, pod_body("found"))
+    wait_for(lambda: core.read_namespaced_pod("found", namespace).status.phase == "Running", timeout=30,
+             message="the other pod to run")
+    pod = core.read_namespaced_pod("lost", namespace)
+    assert pod.spec.node_name == "no-such-node"
+    assert pod.status.phase == "Pending"
+    assert not pod.status.pod_ip and not pod.status.host_ip and not pod.status.container_statuses
+    assert not pod.status.conditions  # neither a scheduler nor a kubelet wrote one
+    events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=lost").items
+    assert events == []
+    # deleted, it goes (as the pod garbage collector removes pods of nodes that do not exist)
+    core.delete_namespaced_pod("lost", namespace)
+    wait_for(lambda: "lost" not in [p.metadata.name for p in core.list_namespaced_pod(namespace).items],
+             timeout=30, message="the pod to go")

@@ -212,3 +212,117 @@ def test_it_refuses_finalizers_naming_their_line():
                                   "  template:\n    metadata:\n      finalizers: [example.com/hold]\n")
     assert template != DEPLOYMENT
     assert only(template, "finalizers").field == "spec.template.metadata.finalizers"
+
+
+def test_it_refuses_added_capabilities_in_a_container():
+    p = only(with_container("          securityContext:\n            capabilities:\n              add: [NET_ADMIN]\n"),
+             "capabilities")
+    assert (p.line, p.field) == (20, "spec.template.spec.containers[0].securityContext.capabilities.add")
+    assert 'Container "web" of Deployment lb-test adds Linux capabilities' in p.message
+    assert "capabilities.drop is fine" in p.hint
+    dropped = with_container("          securityContext:\n            capabilities:\n              drop: [ALL]\n")
+    assert validate(dropped).problems == []
+
+
+def test_it_refuses_added_capabilities_at_the_pod_level():
+    text = with_pod_spec("      securityContext:\n        capabilities:\n          add: [SYS_ADMIN]\n")
+    p = only(text, "capabilities")
+    assert (p.line, p.field) == (17, "spec.template.spec.securityContext.capabilities.add")
+    assert "Deployment lb-test adds Linux capabilities" in p.message
+
+
+def test_it_refuses_a_host_port():
+    p = only(DEPLOYMENT.replace("- containerPort: 80\n", "- containerPort: 80\n              hostPort: 8080\n"),
+             "host-port")
+    assert (p.line, p.field) == (20, "spec.template.spec.containers[0].ports[0].hostPort")
+    assert "opens a port on the node itself" in p.message
+
+
+def test_it_refuses_a_node_name_in_the_pod_template():
+    p = only(with_pod_spec("      nodeName: node-1\n"), "node-name")
+    assert (p.line, p.column, p.field) == (15, 7, "spec.template.spec.nodeName")
+    assert "without the scheduler" in p.message
+    assert p.hint == "Remove nodeName: the scheduler chooses a node."
+
+
+def test_it_refuses_ephemeral_containers_in_a_template():
+    text = with_pod_spec("      ephemeralContainers:\n        - name: debug\n          image: nginx\n")
+    p = only(text, "ephemeral-containers")
+    assert (p.line, p.field) == (15, "spec.template.spec.ephemeralContainers")
+    assert "debugging containers" in p.message
+
+
+@pytest.mark.parametrize("where", ["metadata", "template"])
+def test_it_refuses_owner_references(where):
+    refs = "ownerReferences:\n{i}- apiVersion: apps/v1\n{i}  kind: ReplicaSet\n{i}  name: other\n{i}  uid: 1234\n"
+    if where == "metadata":
+        text = DEPLOYMENT.replace("  name: lb-test\n", "  name: lb-test\n  " + refs.format(i="  "), 1)
+        line, field = 5, "metadata.ownerReferences"
+    else:
+        text = DEPLOYMENT.replace("    metadata:\n      labels:", "    metadata:\n      " + refs.format(i="      ")
+                                  + "      labels:")
+        line, field = 12, "spec.template.metadata.ownerReferences"
+    p = only(text, "owner-references")
+    assert (p.line, p.field) == (line, field)
+    assert "belong to another object" in p.message and "delete it" in p.message
+
+
+OPENSTACK_ANNOTATIONS = [
+    "loadbalancer.openstack.org/load-balancer-id", "service.beta.kubernetes.io/openstack-internal-load-balancer",
+    "loadbalancer.openstack.org/floating-network-id", "loadbalancer.openstack.org/floating-subnet",
+    "loadbalancer.openstack.org/floating-subnet-id", "loadbalancer.openstack.org/subnet-id",
+    "loadbalancer.openstack.org/network-id", "loadbalancer.openstack.org/port-id",
+]
+
+
+def with_service_annotation(key, value='"x"'):
+    return SERVICE.replace("  name: lb-test-svc\n", f"  name: lb-test-svc\n  annotations:\n    {key}: {value}\n")
+
+
+@pytest.mark.parametrize("key", OPENSTACK_ANNOTATIONS)
+def test_it_refuses_cloud_annotations_that_reach_beyond_the_students_balancer(key):
+    p = only(with_service_annotation(key), "annotation-not-allowed")
+    assert (p.line, p.column, p.field) == (6, 5, f'metadata.annotations["{key}"]')
+    assert f'the annotation "{key}" would' in p.message and "which this lab does not allow" in p.message
+
+
+def test_it_accepts_cloud_annotations_the_lab_allows():
+    policy = Policy(image_allowlist=("nginx",), annotation_allowlist=("loadbalancer.openstack.org/*",))
+    for key in OPENSTACK_ANNOTATIONS[:1] + OPENSTACK_ANNOTATIONS[2:]:
+        assert validate(with_service_annotation(key), policy=policy).problems == []
+    only(with_service_annotation(OPENSTACK_ANNOTATIONS[1]), "annotation-not-allowed", policy=policy)
+
+
+def test_it_refuses_annotations_outside_the_labs_allowlist_and_names_the_allowed_ones():
+    policy = Policy(image_allowlist=("nginx",), annotation_allowlist=("loadbalancer.taikun.cloud/proxy-protocol",))
+    assert validate(with_service_annotation("loadbalancer.taikun.cloud/proxy-protocol", '"true"'),
+                    policy=policy).problems == []
+    p = only(with_service_annotation("example.com/anything"), "annotation-not-allowed", policy=policy)
+    assert p.line == 6 and 'the annotation "example.com/anything" is not one this lab allows.' in p.message
+    assert p.hint == "Remove it. Annotations this lab allows: loadbalancer.taikun.cloud/proxy-protocol."
+
+
+def test_it_refuses_pod_template_annotations_but_keeps_a_restart():
+    text = DEPLOYMENT.replace("    metadata:\n      labels:",
+                              "    metadata:\n      annotations:\n        container.apparmor.security.beta.kubernetes.io"
+                              "/web: unconfined\n        kubectl.kubernetes.io/restartedAt: '2025-01-01T00:00:00Z'\n"
+                              "      labels:")
+    p = only(text, "annotation-not-allowed")
+    assert p.line == 13
+    assert p.field == 'spec.template.metadata.annotations["container.apparmor.security.beta.kubernetes.io/web"]'
+
+
+@pytest.mark.parametrize("key", ["command", "args"])
+def test_it_refuses_command_and_args_unless_the_lab_allows_them(key):
+    text = with_container(f'          {key}: ["sh", "-c", "id"]\n')
+    p = only(text, "command-not-allowed")
+    assert (p.line, p.field) == (18, f"spec.template.spec.containers[0].{key}")
+    assert f"sets {key}, which replaces what the image runs" in p.message
+    allowing = Policy(image_allowlist=("nginx",), allow_command=True)
+    assert validate(text, policy=allowing).problems == []
+
+
+def test_it_still_refuses_finalizers_beside_the_new_rules():
+    text = with_service_annotation("loadbalancer.openstack.org/port-id").replace(
+        "  annotations:\n", "  finalizers: [example.com/hold]\n  annotations:\n")
+    assert sorted(p.code for p in validate(text).problems) == ["annotation-not-allowed", "finalizers"]

@@ -295,3 +295,34 @@ def test_it_caps_pod_logs_in_bytes_as_well_as_lines(client, lab, monkeypatch):
     capped = client.get(url("object_logs", session, pod) + "?lines=2000").content.decode()
     capped_text = re.search(r'<pre class="object-text">(.*?)</pre>', capped, re.S).group(1)
     assert len(capped_text.encode()) <= 40 < len(full_text.encode())
+
+
+@pytest.mark.parametrize("method,name,args", [
+    ("get", "object_describe", ("pods", "a..b")),
+    ("get", "object_describe", ("services", "1-web")),
+    ("get", "object_yaml", ("services", "web.internal")),
+    ("post", "object_edit", ("services", "web.x")),
+    ("post", "object_delete", ("services", "web.internal")),
+    ("post", "object_delete", ("pods", "a..b")),
+    ("post", "object_scale", ("a..b",)),
+    ("post", "object_restart", ("web-.x",)),
+    ("get", "object_logs", ("a..b",)),
+])
+def test_it_checks_names_by_the_kinds_rule_before_any_api_path(client, make_user, monkeypatch, method, name, args):
+    user = make_user("alice")
+    session = make_session(user)  # no cluster: a name that got through would answer 502, not 404
+    queued = []
+    for task in (object_tasks.delete_object, object_tasks.scale_deployment, object_tasks.restart_deployment):
+        monkeypatch.setattr(task, "delay", lambda *a: queued.append(a))
+    client.force_login(user)
+    r = getattr(client, method)(url(name, session, *args), {"replicas": "1"} if method == "post" else None)
+    assert r.status_code == 404
+    assert queued == []
+
+
+def test_it_checks_the_container_name_of_logs(client, make_user):
+    user = make_user("alice")
+    session = make_session(user)
+    client.force_login(user)
+    assert client.get(url("object_logs", session, "web"), {"container": "nginx.x"}).status_code == 404
+    assert client.get(url("object_logs", session, "web"), {"container": "nginx"}).status_code == 502
