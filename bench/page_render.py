@@ -40,11 +40,15 @@ from bench.common import (  # noqa: E402
 ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"]+)"')
 
 
+CACHE_CONTROL: dict[str, str] = {}  # url -> the Cache-Control it was served with
+
+
 def get(url: str, cookie: str | None = None) -> tuple[int, bytes, float]:
     req = urllib.request.Request(url, headers={"Cookie": f"sessionid={cookie}"} if cookie else {})
     t0 = time.perf_counter()
     with urllib.request.urlopen(req, timeout=30) as resp:
         body = resp.read()
+        CACHE_CONTROL[url] = resp.headers.get("Cache-Control", "")
         return resp.status, body, time.perf_counter() - t0
 
 
@@ -61,7 +65,11 @@ def editor_assets(html: str) -> list[str]:
     found.update(re.findall(r"url\(['\"]?\.?/?([A-Za-z0-9_.-]+\.(?:ttf|woff2?))", css))
     # only what the bundle names and ships (editor.css is injected by editor.js when the page has no link)
     names = {n for n in found if (editor_dir / n).is_file() and n != "editor.js"}
-    return [base + n for n in sorted(names)]
+    fonts = {n for n in names if not n.endswith((".css", ".js", ".json"))}
+    # editor.js fetches its workers, schema and stylesheet with the version of its own URL; fonts carry a hash.
+    version = re.search(r'editor/editor\.js(\?v=[0-9a-f]+)', html)
+    suffix = version.group(1) if version else ""
+    return [base + n + ("" if n in fonts else suffix) for n in sorted(names)]
 
 
 def run(args) -> int:
@@ -127,6 +135,10 @@ def run(args) -> int:
     print(table([html_row, *rows, ("total", "", *total)], ("what", "status", "KiB raw", "KiB gzip")))
     print(f"(without the editor's own fetches: {html_row[2] + sum(r[2] for r in page_only):.0f} KiB raw, "
           f"{html_row[3] + sum(r[3] for r in page_only):.0f} KiB gzip)")
+    again = [r for r in rows if "immutable" not in CACHE_CONTROL.get(stack.url + r[0], "")]
+    print(f"returning student (files served as immutable stay in the browser's cache): "
+          f"{html_row[3] + sum(r[3] for r in again):.1f} KiB gzip "
+          f"({'the page only' if not again else ', '.join(r[0] for r in again)})")
     return 0
 
 
