@@ -12,7 +12,7 @@ EDITOR_SOURCES := $(wildcard frontend/src/*) frontend/package.json frontend/pack
 RUN_APT := redis-server
 TEST_APT := redis-server chromium postgresql
 # The database-backed tests that run a second time on PostgreSQL (a private server the run starts).
-POSTGRES_TESTS ?= tests/labs tests/clouds
+POSTGRES_TESTS ?= tests/labs tests/clouds tests/teaching
 
 .PHONY: run test deps test-deps sysdeps-run sysdeps-test venv frontend bench clean
 

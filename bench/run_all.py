@@ -19,6 +19,7 @@ MODEST = [
     ("api_connections.py", ["--sessions", "10,100,300", "--window", "20"]),
     ("class_start.py", ["--students", "30", "--spread", "3"]),
     ("page_render.py", ["--requests", "50"]),
+    ("dashboard_latency.py", ["--students", "200", "--changes", "20", "--window", "10"]),
 ]
 
 

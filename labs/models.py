@@ -7,15 +7,64 @@ from django.utils import timezone
 from clouds.models import Cluster
 
 
+def new_join_code() -> str:
+    """A short code students type to join a cohort (no look-alike letters)."""
+    import secrets
+
+    return "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
+
+
+def new_join_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
 class Cohort(models.Model):
-    """A group of students taught by instructors (the live dashboard builds on it)."""
+    """A class of students doing one lab, taught by instructors (their live dashboard builds on it).
+
+    Students join with the link (join_token) or the short code; they may start the lab only within
+    the optional window, and their sessions last session_minutes (the lab's default when empty).
+    """
 
     name = models.CharField(max_length=100, unique=True)
+    lab_slug = models.SlugField(max_length=100, default="loadbalancer")
     instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teaching_cohorts", blank=True)
     students = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="cohorts", blank=True)
+    code = models.CharField(max_length=12, unique=True, default=new_join_code)
+    join_token = models.CharField(max_length=40, unique=True, default=new_join_token)
+    opens_at = models.DateTimeField(null=True, blank=True)
+    closes_at = models.DateTimeField(null=True, blank=True)
+    session_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # A student with no new check reached for this long is shown as stuck.
+    stuck_minutes = models.PositiveIntegerField(default=10)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+        permissions = [("teach_cohort", "Can create and teach cohorts")]
 
     def __str__(self):
         return self.name
+
+    @property
+    def group_name(self):
+        """The channel-layer group of the cohort's dashboards."""
+        return f"cohort-{self.pk}"
+
+    def window_problem(self, now=None) -> str:
+        """Why a student cannot start the lab now ("" when they can)."""
+        now = now or timezone.now()
+        local = timezone.localtime
+        if self.opens_at and now < self.opens_at:
+            return f"The lab of {self.name} opens at {local(self.opens_at):%Y-%m-%d %H:%M}."
+        if self.closes_at and now >= self.closes_at:
+            return f"The lab of {self.name} closed at {local(self.closes_at):%Y-%m-%d %H:%M}."
+        return ""
+
+    @property
+    def is_open(self) -> bool:
+        return not self.window_problem()
 
 
 class LabSession(models.Model):
@@ -37,6 +86,8 @@ class LabSession(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_sessions")
     lab_slug = models.SlugField(max_length=100)
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT)
+    # The cohort the student started the lab in (its window and session length applied).
+    cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions")
     namespace = models.CharField(max_length=63, unique=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PROVISIONING)
     progress = models.CharField(max_length=200, blank=True)
@@ -143,3 +194,43 @@ class DnsRecord(models.Model):
     name = models.CharField(max_length=253, unique=True)
     address = models.GenericIPAddressField(protocol="IPv4")
     updated = models.DateTimeField(auto_now=True)
+
+
+class HelpRequest(models.Model):
+    """A student's raised hand, with what the checks told them then, until an instructor answers or dismisses it."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+        DISMISSED = "dismissed", "Dismissed"
+
+    session = models.ForeignKey(LabSession, on_delete=models.CASCADE, related_name="help_requests")
+    question = models.TextField(blank=True)
+    diagnosis = models.CharField(max_length=300, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+
+class Message(models.Model):
+    """An instructor's message or hint to one student (recipient) or to the whole cohort (no recipient)."""
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="messages")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="lab_messages")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+
+    @property
+    def to_everyone(self) -> bool:
+        return self.recipient_id is None

@@ -13,9 +13,11 @@ import uuid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from labs.signals import session_notified
+
 logger = logging.getLogger(__name__)
 
-WHATS = ("status", "checks", "revisions", "dns", "balancer")
+WHATS = ("status", "checks", "revisions", "dns", "balancer", "messages")
 
 
 def group_name(session_id) -> str:
@@ -26,7 +28,7 @@ def group_name(session_id) -> str:
 
 
 def notify_session(session_id, what: str) -> None:
-    """Ask every open page of the session to redraw `what` (status, checks, revisions, dns or balancer).
+    """Ask every open page of the session to redraw `what` (status, checks, revisions, dns, balancer or messages).
 
     A plain function for views and Celery tasks (not for code already running
     in an event loop: await channel_layer.group_send there).
@@ -38,3 +40,6 @@ def notify_session(session_id, what: str) -> None:
         async_to_sync(layer.group_send)(group_name(session_id), {"type": "session.changed", "what": what})
     except Exception:  # the page heals on the next message or on reconnect
         logger.exception("could not notify session %s", session_id)
+    for receiver, result in session_notified.send_robust(sender=None, session_id=session_id, what=what):
+        if isinstance(result, Exception):
+            logger.error("%s failed on session %s: %r", receiver, session_id, result)

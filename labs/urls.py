@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labs.views import objects, pages
+from labs.views import cohorts, objects, pages
 
 app_name = "labs"
 
@@ -14,6 +14,9 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/revisions/<int:number>/", pages.revision_detail, name="revision"),
     path("sessions/<uuid:session_id>/end/", pages.end, name="end"),
     path("sessions/<uuid:session_id>/extend/", pages.extend, name="extend"),
+    path("sessions/<uuid:session_id>/help/", pages.raise_hand, name="raise_hand"),
+    path("join/", cohorts.join_with_code, name="join"),
+    path("join/<str:token>/", cohorts.join_with_link, name="join_link"),
     path("sessions/<uuid:session_id>/dns/", pages.dns_record, name="dns_record"),
     # The live panel's object actions.
     path("sessions/<uuid:session_id>/objects/<str:kind>/<str:name>/describe/", objects.describe,

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "channels",
     "clouds",
     "labs",
+    "teaching",
     "axes",
 ]
 
@@ -141,7 +142,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "labs:catalogue"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
@@ -232,6 +233,7 @@ CELERY_IMPORTS = (
     "labs.revisions.run",
     "labs.checks.probes",
     "labs.live.actions",
+    "teaching.actions",
     "clouds.loadbalancers.tasks",
     "clouds.openstack.testing",
 )

@@ -74,6 +74,6 @@ def pytest_collection_modifyitems(items):
     def rank(item):
         if "tests/e2e/" not in item.nodeid.replace("\\", "/"):
             return 0
-        return 2 if "page" in getattr(item, "fixturenames", ()) else 1
+        return 2 if {"page", "browser"} & set(getattr(item, "fixturenames", ())) else 1
 
     items.sort(key=rank)

@@ -14,6 +14,7 @@ from labs.checks.targets import lb_target
 from labs.content_loader import lab_or_none
 from labs.models import LabSession
 from labs.notify import notify_session
+from labs.signals import checklist_evaluated
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ def refresh_checks(session: LabSession, state: dict, probes: dict | None = None)
     _notify_dns_when_address_changes(session, state)
     if previous is not None and previous.decode() == digest:
         return False
+    for receiver, result in checklist_evaluated.send_robust(sender=None, session=session, statuses=statuses,
+                                                            diagnoses=diagnoses):
+        if isinstance(result, Exception):
+            log.error("%s failed on session %s: %r", receiver, session.id, result)
     notify_session(session.id, "checks")
     return True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -17,7 +18,7 @@ from labs.checks import CheckStatus, diagnose, evaluate, lb_target, load_state
 from labs.checks.dns import records_enabled, relative_label, sslip_names, suggested_label, zone
 from labs.content_loader import lab_or_none
 from labs.lifecycle import warn_before_minutes
-from labs.models import DnsRecord, LabSession, ManifestRevision
+from labs.models import DnsRecord, HelpRequest, LabSession, ManifestRevision, Message
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ CHECKLIST_TEMPLATE = "labs/fragments/checklist.html"
 DNS_TEMPLATE = "labs/fragments/dns.html"
 BALANCER_TEMPLATE = "labs/fragments/balancer.html"
 PROBLEMS_TEMPLATE = "labs/fragments/problems.html"
+MESSAGES_TEMPLATE = "labs/fragments/messages.html"
 
 
 def status_context(session: LabSession) -> dict:
@@ -146,6 +148,24 @@ def balancer_context(session: LabSession) -> dict:
     return {"session": session, "balancers": balancers, "balancers_by_product": session.cluster.balancers_by_product}
 
 
+def session_messages(session: LabSession):
+    """The messages the student of the session reads: to them, or to a whole cohort they are in."""
+    cohorts = session.user.cohorts.all()
+    return Message.objects.filter(Q(recipient=session.user) | Q(recipient=None), cohort__in=cohorts)
+
+
+def messages_context(session: LabSession) -> dict:
+    """The context of labs/fragments/messages.html: the raised hand and the instructors' messages."""
+    requests = list(session.help_requests.select_related("answered_by")[:10])
+    return {
+        "session": session,
+        "has_cohort": session.user.cohorts.exists(),
+        "open_request": next((r for r in requests if r.state == HelpRequest.State.OPEN), None),
+        "help_requests": requests,
+        "lab_messages": list(session_messages(session).select_related("sender")[:30]),
+    }
+
+
 # what -> (template, the function giving the template's context for a session)
 SESSION_FRAGMENTS = {
     "status": (STATUS_TEMPLATE, status_context),
@@ -153,6 +173,7 @@ SESSION_FRAGMENTS = {
     "checks": (CHECKLIST_TEMPLATE, checklist_context),
     "dns": (DNS_TEMPLATE, dns_context),
     "balancer": (BALANCER_TEMPLATE, balancer_context),
+    "messages": (MESSAGES_TEMPLATE, messages_context),
 }
 
 

@@ -6,6 +6,7 @@ import difflib
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.http.request import RawPostDataException
@@ -23,6 +24,7 @@ from labs.manifests import Problem, Validation, decode_manifest, replacement_pro
 from labs.models import LabSession
 from labs.revisions.submit import StillApplying, submit_revision
 from labs.views.dns import set_dns_record
+from labs.views.help import raise_hand as raise_hand_for
 
 
 def _lab_or_404(slug):
@@ -39,14 +41,19 @@ def catalogue(request):
     running = {s.lab_slug: s for s in mine if s.is_running}
     labs = [{"lab": lab, "active": running.get(lab.slug)} for lab in all_labs()]
     past = [s for s in mine[:20] if not s.is_running]
-    return render(request, "labs/catalogue.html", {"labs": labs, "past": past})
+    cohorts = list(request.user.cohorts.all())
+    return render(request, "labs/catalogue.html", {"labs": labs, "past": past, "cohorts": cohorts})
 
 
 @login_required
 @require_POST
 def start(request, slug):
     lab = _lab_or_404(slug)
-    session, _created = lifecycle.start_session(request.user, lab.slug)
+    try:
+        session, _created = lifecycle.start_session(request.user, lab.slug)
+    except lifecycle.StartRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("labs:catalogue")
     return redirect("labs:session", session_id=session.id)
 
 
@@ -77,6 +84,7 @@ def session_page(request, session_id):
         "upload_limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE or "",
         **fragments.status_context(session),
         **fragments.revisions_context(session),
+        **fragments.messages_context(session),
     }
     context.update(_live_contexts(session))
     return render(request, "labs/session.html", context)
@@ -233,3 +241,10 @@ def status_fragment(request, session_id):
     session = get_session_or_404(request.user, session_id)
     context = {**fragments.status_context(session), "read_only": session.user_id != request.user.pk}
     return HttpResponse(render_to_string(fragments.STATUS_TEMPLATE, context, request=request))
+
+
+@login_required
+@require_POST
+def raise_hand(request, session_id):
+    session = _owned_running_session(request, session_id)
+    return raise_hand_for(request, session)

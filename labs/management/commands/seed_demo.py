@@ -4,10 +4,11 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from clouds.models import Cluster
-from labs.models import Cohort
+from labs.models import Cohort, LabSession
 
 ACCOUNTS = (
     ("admin", "admin"),
@@ -38,11 +39,17 @@ class Command(BaseCommand):
                 user.set_password(password)
             user.is_staff = user.is_superuser = role == "admin"
             user.save()
+            group, _ = Group.objects.get_or_create(name=role)
+            user.groups.add(group)
             if role == "instructor":
                 cohort.instructors.add(user)
             elif role == "student":
                 cohort.students.add(user)
             lines.append(f"{username:<11} {role:<11} {password}")
+        self._give_instructor_permission()
+        # Demo students' sessions started before the cohort existed show on its dashboard too.
+        LabSession.objects.filter(user__in=cohort.students.all(), cohort=None, lab_slug=cohort.lab_slug).update(
+            cohort=cohort)
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
         cluster = Cluster.default()
@@ -50,3 +57,13 @@ class Command(BaseCommand):
             cluster.kubeconfig_path = settings.LIVEOPS_KUBECONFIG
             cluster.save(update_fields=["kubeconfig_path"])
         self.stdout.write("Logins (user, role, password):\n" + "\n".join("  " + line for line in lines))
+        self.stdout.write(f"Demo cohort: join code {cohort.code}; the instructor's dashboard is at /teaching/cohorts/{cohort.pk}/")
+
+    def _give_instructor_permission(self):
+        """The instructor and admin groups may teach cohorts (the teaching app adds the rest at migrate)."""
+        from django.contrib.auth.models import Permission
+
+        teach = Permission.objects.filter(content_type__app_label="labs", codename="teach_cohort").first()
+        if teach:
+            for name in ("instructor", "admin"):
+                Group.objects.get_or_create(name=name)[0].permissions.add(teach)
