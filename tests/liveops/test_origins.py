@@ -10,6 +10,8 @@ pytestmark = pytest.mark.asyncio
 
 
 class Echo(AsyncWebsocketConsumer):
+    channel_layer_alias = None  # the origin check alone: no channel layer
+
     async def connect(self):
         await self.accept()
 
@@ -18,7 +20,7 @@ async def opens(origin, host="127.0.0.1:8000", scheme="ws", extra=()):
     headers = [(b"host", host.encode())] + ([(b"origin", origin.encode())] if origin else []) + list(extra)
     communicator = WebsocketCommunicator(SameOriginValidator(Echo.as_asgi()), "/ws/x/", headers=headers)
     communicator.scope["scheme"] = scheme
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     await communicator.disconnect()
     return connected
 
