@@ -40,11 +40,12 @@ class Command(BaseCommand):
         subnet = clouds.get("sandbox", {}).get("subnet", "lab-subnet")
         octavia, _ = CloudCredential.objects.update_or_create(
             name="sandbox", defaults={**credential_values(clouds, "sandbox"), "load_balancers": "octavia"})
-        cluster = Cluster.default()
+        cluster = Cluster.objects.filter(kubeconfig_path=kubeconfig, kubeconfig="").first() or Cluster.default()
+        lines = []
         if cluster.kubeconfig_path == kubeconfig and not cluster.kubeconfig:
             Cluster.objects.filter(pk=cluster.pk).update(cloud_credential=octavia, load_balancers_by="product",
                                                          lb_subnet=subnet)
-        lines = [f"cluster {cluster.name}: balancers by this product, Octavia (credential {octavia.name})"]
+            lines.append(f"cluster {cluster.name}: balancers by this product, Octavia (credential {octavia.name})")
         if taikun_kubeconfig:
             taikun, _ = CloudCredential.objects.update_or_create(
                 name="sandbox-taikun", defaults={**credential_values(clouds, "sandbox-taikun"),
