@@ -236,6 +236,9 @@ class ClusterForm(forms.ModelForm):
                 parsed = yaml.safe_load(data["kubeconfig"])
             except yaml.YAMLError as exc:
                 raise forms.ValidationError({"kubeconfig": f"This is not valid YAML: {exc}"}) from None
+            except RecursionError:  # PyYAML recurses once per level of nesting
+                raise forms.ValidationError({"kubeconfig": "This YAML is nested too deeply to be a kubeconfig."}) \
+                    from None
             try:
                 check_kubeconfig(parsed, "kubeconfig")
             except KubeconfigError as exc:

@@ -5,6 +5,8 @@ from django.urls import include, path
 from liveops import health
 from liveops.home import home
 
+handler400 = "liveops.errors.bad_request"
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -114,7 +114,7 @@ def event_time(event: dict) -> tuple[str, int]:
     at = (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
           or meta(event).get("creationTimestamp") or "")
     version = str(meta(event).get("resourceVersion") or "")
-    return at, int(version) if version.isdigit() else 0
+    return at, int(version) if version.isdecimal() else 0
 
 
 LB_EVENT_REASONS = ("EnsuringLoadBalancer", "EnsuredLoadBalancer", "SyncLoadBalancerFailed", "DeletingLoadBalancer")

@@ -196,7 +196,7 @@ def _container_ports(state, addresses) -> list[int]:
 
 def _numeric_target_port(state, addresses, target_port):
     """A named targetPort ("http") resolved through the pods' container port names."""
-    if isinstance(target_port, int) or (isinstance(target_port, str) and target_port.isdigit()):
+    if isinstance(target_port, int) or (isinstance(target_port, str) and target_port.isdecimal()):
         return int(target_port)
     pods = state.get("pods") or {}
     for a in addresses:

@@ -57,6 +57,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
     """ws/sessions/<id>/: resync on connect, then one swap per change."""
 
     group = None
+    resync_due = None  # set before connect's checks: a refused socket's disconnect reads it too
 
     async def connect(self):
         self.session_id = self.scope["url_route"]["kwargs"]["session_id"]

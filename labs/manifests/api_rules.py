@@ -1,4 +1,5 @@
-"""What the Kubernetes API server refuses although its JSON schema lets it through: names and port protocols."""
+"""What the Kubernetes API server refuses although its JSON schema lets it through: names, port protocols and
+numbers out of their range (ports, replicas)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ def check_api_rules(documents: list[Document]) -> list[Problem]:
     for doc in documents:
         problems.extend(_object_name(doc))
         problems.extend(_containers(doc))
+        problems.extend(_replica_count(doc))
         if doc.kind == "Service":
             problems.extend(_service_ports(doc))
     return problems
@@ -109,6 +111,8 @@ def _containers(doc: Document) -> list[Problem]:
             problems.extend(_name(doc, port_path + ("name",), port.get("name"), IANA_SVC_NAME,
                                   "container port name"))
             problems.extend(_protocol(doc, port_path, port))
+            for key in ("containerPort", "hostPort"):
+                problems.extend(_port_number(doc, port_path + (key,), port.get(key)))
     return problems
 
 
@@ -138,7 +142,32 @@ def _service_ports(doc: Document) -> list[Problem]:
             else:
                 seen[name] = index
         problems.extend(_protocol(doc, path, port))
+        for key in ("port", "targetPort"):
+            problems.extend(_port_number(doc, path + (key,), port.get(key)))
     return problems
+
+
+MAX_PORT = 65535
+MAX_INT32 = 2**31 - 1
+
+
+def _port_number(doc: Document, path: Path, value: object) -> list[Problem]:
+    """A port number must be 1 to 65535 (a wrong type, or a named targetPort, is the schema's business)."""
+    if isinstance(value, bool) or not isinstance(value, int) or 1 <= value <= MAX_PORT:
+        return []
+    where = format_path(path)
+    return [doc.problem("port-range", path, f"{doc.title}: {where} is {value}, but a port number is 1 to {MAX_PORT}.",
+                        f"Write a port from 1 to {MAX_PORT}, e.g. 80.")]
+
+
+def _replica_count(doc: Document) -> list[Problem]:
+    replicas = dig(doc.obj, ("spec", "replicas"))
+    if doc.kind not in ("Deployment", "ReplicaSet", "StatefulSet") or isinstance(replicas, bool) \
+            or not isinstance(replicas, int) or 0 <= replicas <= MAX_INT32:
+        return []
+    return [doc.problem("replicas-range", ("spec", "replicas"),
+                        f"{doc.title}: spec.replicas is {replicas}, but replicas are a whole number from 0 to "
+                        f"{MAX_INT32:,}.", "Set replicas to 3.")]
 
 
 def _port_name_example(port: dict, index: int) -> str:

@@ -124,7 +124,7 @@ def _target_ports(service: Document, selected: list[Document]) -> list[Problem]:
         if isinstance(target, bool) or target is None:
             continue
         if isinstance(target, str):
-            if target.isdigit():
+            if target.isdecimal():
                 problems.append(service.problem(
                     "target-port", path, f'targetPort "{target}" is written as a string, so Kubernetes reads it '
                     "as a port name, not a number.", f"Remove the quotes: targetPort: {target}"))

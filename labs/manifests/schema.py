@@ -164,7 +164,7 @@ def _type_hint(doc: Document, path: Path, types: list[str], value: Any) -> str |
     if doc.kind == "Service" and path[:2] == ("spec", "selector") and len(path) == 3 and isinstance(value, dict):
         return "A Service's selector lists labels directly (app: lb-test), without matchLabels."
     wants_number = any(t in ("integer", "number") for t in types)
-    if wants_number and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if wants_number and isinstance(value, str) and value.strip().lstrip("-").isdecimal():
         return f"Remove the quotes: {field_name(path)}: {value.strip()}"
     if "string" in types and isinstance(value, (bool, int, float)) and value is not None:
         shown = ("true" if value else "false") if isinstance(value, bool) else value

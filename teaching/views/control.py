@@ -28,7 +28,7 @@ def session_action(request, cohort_id, session_id, kind):
     session = get_session_for_instructor_or_404(request.user, cohort, session_id)
     if kind == "extend":
         raw = request.POST.get("minutes", "15").strip()
-        if not raw.isdigit() or not 1 <= int(raw) <= actions.MAX_EXTENSION:
+        if not raw.isdecimal() or not 1 <= int(raw) <= actions.MAX_EXTENSION:
             return _response(request, cohort, f"Minutes: a whole number from 1 to {actions.MAX_EXTENSION}.")
         if not session.is_running:
             return _response(request, cohort, f"{session.user}'s session is not running.")

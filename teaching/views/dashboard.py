@@ -85,7 +85,7 @@ def send_message(request, cohort_id):
     recipient = None
     error = ""
     if student_id:
-        recipient = cohort.students.filter(pk=student_id).first() if student_id.isdigit() else None
+        recipient = cohort.students.filter(pk=student_id).first() if student_id.isdecimal() else None
         if recipient is None:
             error = "Student: choose a student of this cohort."
     if not text or len(text) > MAX_TEXT:

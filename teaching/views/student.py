@@ -24,7 +24,7 @@ def revision_step(session, number: str):
     if not revisions:
         return {"revisions": [], "revision": None}
     by_number = {r.number: r for r in revisions}
-    current = by_number.get(int(number)) if number.isdigit() else None
+    current = by_number.get(int(number)) if number.isdecimal() else None
     current = current or revisions[-1]
     index = revisions.index(current)
     previous = revisions[index - 1] if index > 0 else None
