@@ -3,7 +3,6 @@ checked with openstacksdk and real HTTP through the floating IP to the pods."""
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from clouds.loadbalancers.base import OWNER_TAG, BalancerFailed, BalancerSpec, Retry, ServicePort, balancer_name
 from clouds.loadbalancers.octavia import OctaviaProvider
 from clouds.openstack.connection import connect
-from tests.clouds.conftest import credential_from
+from tests.clouds.conftest import credential_from, nginx_behind_node_ports
 from tests.sandbox.openstack.conftest import http_get, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -50,34 +49,10 @@ def drive(method, *args, timeout: float = 90.0):
 
 @pytest.fixture(scope="module")
 def web(cloud):
-    """A Deployment of nginx (3 replicas) and a NodePort Service with two ports in a fresh namespace:
-    -> (namespace, {port: nodePort}, node addresses)."""
-    from kubernetes import client
-
-    api = cloud.kube()
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    ns = f"octavia-{random.randrange(10**6)}"
-    core.create_namespace({"metadata": {"name": ns}})
-    labels = {"app": "web"}
-    apps.create_namespaced_deployment(ns, {
-        "metadata": {"name": "web"},
-        "spec": {"replicas": 3, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}}},
-    })
-    svc = core.create_namespaced_service(ns, {"metadata": {"name": "web"}, "spec": {
-        "type": "NodePort", "selector": labels,
-        "ports": [{"name": "http", "port": 80, "targetPort": 80}, {"name": "alt", "port": 8080, "targetPort": 80}]}})
-    node_ports = {p.port: p.node_port for p in svc.spec.ports}
-
-    def ready():
-        ep = core.read_namespaced_endpoints("web", ns)
-        return sum(len(s.addresses or []) for s in ep.subsets or []) == 3
-    wait_for(ready, timeout=60, message="3 ready endpoints")
-    nodes = sorted(a.address for n in core.list_node().items for a in n.status.addresses if a.type == "InternalIP")
-    yield ns, node_ports, nodes
-    core.delete_namespace(ns)
-    api.close()
+    """nginx behind a NodePort Service with two ports: -> (namespace, {port: nodePort}, node addresses)."""
+    ports = [{"name": "http", "port": 80, "targetPort": 80}, {"name": "alt", "port": 8080, "targetPort": 80}]
+    with nginx_behind_node_ports(cloud, "octavia", ports) as (ns, svc, nodes):
+        yield ns, {p.port: p.node_port for p in svc.spec.ports}, nodes
 
 
 @pytest.fixture

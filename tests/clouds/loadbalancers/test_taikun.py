@@ -3,7 +3,6 @@ two servers from the image tagged `taikun-lb`, a VIP port, a floating IP, and re
 
 from __future__ import annotations
 
-import random
 import socket
 import threading
 import time
@@ -14,7 +13,7 @@ from clouds.loadbalancers.base import BalancerFailed, BalancerSpec, Retry, Servi
 from clouds.loadbalancers.taikun import TaikunProvider, config_hash, render_user_data, server_name
 from clouds.loadbalancers.taikun.userdata import Member
 from clouds.openstack.connection import connect
-from tests.clouds.conftest import credential_from
+from tests.clouds.conftest import credential_from, nginx_behind_node_ports
 from tests.sandbox.openstack.conftest import http_get, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -28,33 +27,9 @@ class Killed(Exception):
 
 @pytest.fixture(scope="module")
 def web(cloud):
-    """A Deployment of nginx (3 replicas) and a NodePort Service: -> (namespace, nodePort, node addresses)."""
-    from kubernetes import client
-
-    api = cloud.kube()
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    ns = f"tk-{random.randrange(10**6)}"
-    core.create_namespace({"metadata": {"name": ns}})
-    labels = {"app": "web"}
-    apps.create_namespaced_deployment(ns, {
-        "metadata": {"name": "web"},
-        "spec": {"replicas": 3, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}}},
-    })
-    svc = core.create_namespaced_service(ns, {
-        "metadata": {"name": "web"},
-        "spec": {"type": "NodePort", "selector": labels, "ports": [{"port": 80, "targetPort": 80}]},
-    })
-
-    def ready():
-        ep = core.read_namespaced_endpoints("web", ns)
-        return sum(len(s.addresses or []) for s in ep.subsets or []) == 3
-    wait_for(ready, timeout=TIMEOUT, message="3 ready endpoints")
-    nodes = sorted(a.address for n in core.list_node().items for a in n.status.addresses if a.type == "InternalIP")
-    yield ns, svc.spec.ports[0].node_port, tuple(nodes), svc.metadata.uid
-    core.delete_namespace(ns)
-    api.close()
+    """nginx behind a NodePort Service: -> (namespace, nodePort, node addresses, the Service's uid)."""
+    with nginx_behind_node_ports(cloud, "tk", [{"port": 80, "targetPort": 80}], timeout=TIMEOUT) as (ns, svc, nodes):
+        yield ns, svc.spec.ports[0].node_port, tuple(nodes), svc.metadata.uid
 
 
 @pytest.fixture
