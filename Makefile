@@ -13,6 +13,13 @@ RUN_APT := redis-server
 TEST_APT := redis-server chromium postgresql
 # The database-backed tests that run a second time on PostgreSQL (a private server the run starts).
 POSTGRES_TESTS ?= tests/labs tests/clouds tests/teaching
+# Tests run in parallel processes (pytest-xdist): most of them wait on sandboxes, Celery and browsers,
+# so more workers than the 2 cores keep both busy. Each worker starts its own Redis, sandboxes, test
+# database and product processes on free ports. A module's tests that share a module-scoped fixture
+# stay on one worker (loadgroup, see tests/conftest.py); collection order is kept so that each
+# worker runs its browser tests last. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 3
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 .PHONY: run test deps test-deps sysdeps-run sysdeps-test venv frontend bench clean
 
@@ -21,8 +28,8 @@ run: deps
 
 test: test-deps
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest
-	$(PY) tests/run_on_postgres.py $(POSTGRES_TESTS) -q -p no:randomly
+	$(PY) -m pytest $(PYTEST_PARALLEL)
+	$(PY) tests/run_on_postgres.py $(POSTGRES_TESTS) -q -p no:randomly $(PYTEST_PARALLEL)
 
 deps: sysdeps-run venv frontend
 test-deps: sysdeps-test venv frontend

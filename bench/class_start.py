@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LAB, Stack, cpu_seconds, make_students, run_main, summary_ms, table  # noqa: E402
+from bench.common import LAB, Stack, cpu_seconds, make_students, run_main, summary_ms, table, verdict  # noqa: E402
 
 READY = 'data-testid="session-state">Ready'
 FAILED = 'data-testid="session-state">Failed'
@@ -135,6 +136,15 @@ def run(args) -> int:
     print(f"\nsessions by state: {dict(states)}; errors: {sum(errors.values())}"
           + "".join(f"\n  {n} x {e}" for e, n in errors.items()))
     print(table([(n, cpu1[n] - cpu0[n]) for n in cpu0], ("process", "CPU s during the class start")))
+    missing = args.students - len(ready)
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    print()
+    print(table([
+        ("click -> Ready p95 (ms)", f"{r['p95']:.0f}", "<= 2000", verdict(r["p95"] <= 2000 and not missing)),
+        ("students not Ready", missing, "0", verdict(not missing)),
+        ("students, clicks spread over (s)", f"{args.students}, {args.spread:.0f}", "1000, 30",
+         verdict(args.students >= 1000 and args.spread <= 30)),
+    ], ("figure", "measured", "target", "")))
     return 0
 
 

@@ -147,8 +147,9 @@ class Stack:
         svc.wait_for_log("watcher started", timeout=30)
         return svc
 
-    def start_web(self) -> Service:
-        self.web_port = free_port()
+    def start_web(self, port: int | None = None) -> Service:
+        """uvicorn on a free port (or on `port`: a restart)."""
+        self.web_port = port or free_port()
         svc = self.start("web", [PYTHON, "-m", "uvicorn", "liveops.asgi:application", "--host", "127.0.0.1",
                                  "--port", str(self.web_port), "--ws-max-queue", "64",
                                  "--timeout-graceful-shutdown", "3", "--log-level", "warning"])
@@ -295,6 +296,11 @@ def summary_ms(values) -> dict:
     ms = [v * 1000 for v in values]
     return {"count": len(ms), "p50": pct(ms, 50), "p95": pct(ms, 95), "p99": pct(ms, 99),
             "max": max(ms) if ms else float("nan"), "mean": statistics.fmean(ms) if ms else float("nan")}
+
+
+def verdict(met: bool) -> str:
+    """The last column of a summary table: a figure against its target."""
+    return "met" if met else "NOT MET"
 
 
 def gz(data: bytes) -> int:

@@ -4,7 +4,10 @@ One logged-in student with a READY session whose namespace holds the lab's
 example Deployment and Service (created with the official client; the examples
 are also the editor's text, so the page validates them as it would for a real
 student). With the watcher and uvicorn running, GET /sessions/<id>/ --requests
-times over loopback HTTP (one at a time, after one warm-up request), then fetch
+times over loopback HTTP (one at a time, after one warm-up request); then
+--students students (each with such a session) load their own pages at once,
+--per-student times each with a person's pauses (the target: p95 <= 30 ms with
+50 students); then fetch
 every static asset the page references, including what the editor bundle loads
 by itself (its workers, font and schema). Sizes are raw and gzip -6 (what a
 compressing proxy would ship; the app itself does not compress).
@@ -15,6 +18,7 @@ compressing proxy would ship; the app itself does not compress).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -35,6 +39,7 @@ from bench.common import (  # noqa: E402
     run_main,
     summary_ms,
     table,
+    verdict,
 )
 
 ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"]+)"')
@@ -82,19 +87,21 @@ def run(args) -> int:
 
         from labs.content_loader import load_lab
 
-        users, cookies = make_students(1)
-        session = make_ready_sessions(users, stack.cluster)[0]
+        users, cookies = make_students(max(1, args.students))
+        sessions = make_ready_sessions(users, stack.cluster)
+        session = sessions[0]
         lab = load_lab(LAB)
-        session.draft = lab.examples_text()
-        session.save(update_fields=["draft"])
         api = config.new_client_from_config(config_file=stack.kubeconfig)
         objects = {}
-        for doc in yaml.safe_load_all(session.draft):
-            if doc["kind"] == "Deployment":
-                client.AppsV1Api(api).create_namespaced_deployment(session.namespace, doc)
-            elif doc["kind"] == "Service":
-                client.CoreV1Api(api).create_namespaced_service(session.namespace, doc)
-            objects[doc["kind"]] = doc["metadata"]["name"]
+        for one in sessions:
+            one.draft = lab.examples_text()
+            one.save(update_fields=["draft"])
+            for doc in yaml.safe_load_all(one.draft):
+                if doc["kind"] == "Deployment":
+                    client.AppsV1Api(api).create_namespaced_deployment(one.namespace, doc)
+                elif doc["kind"] == "Service":
+                    client.CoreV1Api(api).create_namespaced_service(one.namespace, doc)
+                objects[doc["kind"]] = doc["metadata"]["name"]
         stack.start_watcher()
         stack.start_web()
         from clouds.watch import state as live_state
@@ -122,6 +129,7 @@ def run(args) -> int:
             status, body, _ = get(stack.url + path)
             rows.append((path, status, len(body) / 1024, gz(body) / 1024))
         state = live_state.load_namespace(stack.cluster.pk, session.namespace)
+        concurrent = students_at_once(args, stack, sessions, cookies)
 
     s = summary_ms(times)
     print(f"\npage_render: GET /sessions/<id>/ x {args.requests} over loopback HTTP (uvicorn, 1 at a time); "
@@ -139,12 +147,44 @@ def run(args) -> int:
     print(f"returning student (files served as immutable stay in the browser's cache): "
           f"{html_row[3] + sum(r[3] for r in again):.1f} KiB gzip "
           f"({'the page only' if not again else ', '.join(r[0] for r in again)})")
+    c = summary_ms(concurrent)
+    print(f"\n{args.students} students at once, each loading their own lab page {args.per_student} times "
+          f"(a random pause of 0 to {2 * args.think:.1f} s between loads): {c['count']} responses, p50 "
+          f"{c['p50']:.1f} ms, p95 {c['p95']:.1f} ms, max {c['max']:.1f} ms; machine: {os.cpu_count()} CPUs, load "
+          f"average {os.getloadavg()[0]:.1f}")
+    print()
+    print(table([
+        (f"render p95 with {args.students} students (ms)", f"{c['p95']:.1f}", "<= 30 (50 students)",
+         verdict(c["p95"] <= 30 and args.students >= 50)),
+    ], ("figure", "measured", "target", "")))
     return 0
+
+
+def students_at_once(args, stack, sessions, cookies) -> list[float]:
+    """Every student loads their own page in their own thread, with pauses like a person's."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    def student(i: int) -> list[float]:
+        page = f"{stack.url}/sessions/{sessions[i].id}/"
+        out = []
+        for _ in range(args.per_student):
+            time.sleep(random.uniform(0, 2 * args.think))
+            status, _, seconds = get(page, cookies[i])
+            if status == 200:
+                out.append(seconds)
+        return out
+
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        return [t for times in pool.map(student, range(len(sessions))) for t in times]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=50, help="loads of one student's page, one at a time")
+    parser.add_argument("--students", type=int, default=50, help="students loading their pages at once")
+    parser.add_argument("--per-student", type=int, default=10, help="loads of each of those students")
+    parser.add_argument("--think", type=float, default=1.0, help="mean pause between a student's loads (s)")
     return run_main(parser, run)
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 MODEST = [
-    ("ws_latency.py", ["--sessions", "200", "--rounds", "3"]),
+    ("sandbox_writes.py", ["--namespaces", "300", "--rate", "200", "--duration", "10"]),
+    ("ws_latency.py", ["--sessions", "200", "--rate", "100", "--duration", "10"]),
+    ("mass_reconnect.py", ["--sessions", "200"]),
     ("api_connections.py", ["--sessions", "10,100,300", "--window", "20"]),
     ("class_start.py", ["--students", "30", "--spread", "3"]),
-    ("page_render.py", ["--requests", "50"]),
+    ("page_render.py", ["--requests", "50", "--students", "20", "--per-student", "5"]),
     ("dashboard_latency.py", ["--students", "200", "--changes", "20", "--window", "10"]),
 ]
 

@@ -1,23 +1,37 @@
-"""Cluster change -> browser latency with hundreds of open lab sockets.
+"""Cluster change -> browser latency with a class's lab sockets open and a sustained change rate.
 
-Creates N students with READY sessions (namespaces provisioned by the product's
-own function, each with one ClusterIP Service `bench`), starts the watcher and
-uvicorn, opens one WebSocket per session with that student's session cookie and
-waits for each resync. Then, K rounds: the Service of every namespace gets a new
-selector `app=bench-r<round>` (a merge patch; the selector is drawn in the
-service row), and each socket's latency is the time from its own patch call's
-return to the first frame that shows the new selector.
+Creates N students with READY sessions (namespaces provisioned by the product's own
+function, each with one ClusterIP Service `bench`), starts the watcher and uvicorn with
+LIVEOPS_BENCH_TIMINGS on (each live frame then ends with an HTML comment stamping when the
+watcher received the change, when the socket's consumer got it and when it sent it; nothing
+else changes), opens one WebSocket per session with that student's session cookie and
+waits for each resync.
 
-All clients run in this one asyncio process (the patches run in a small thread
-pool of the same process). Prints the figures; asserts nothing.
+First the baseline, in the same run: a plain `websockets` server (bench/raw_broadcast.py)
+broadcasts `--raw-messages` messages of the product frames' size to N loopback clients.
 
-    .venv/bin/python bench/ws_latency.py --sessions 300 --rounds 5
+Then `--rate` cluster changes a second for `--duration` seconds, spread round robin over
+the sessions: change i sets the selector of one session's Service to `app=bench-<i>-x`
+(a merge patch straight to the API, sent open-loop when due). A change's latency runs from
+the API's answer to the first frame on that session's socket that shows the new selector;
+a change whose frame never came within `--wait` seconds is lost. Where the time went, per
+change: the API write (due -> answered), answered -> the watcher received the event,
+watcher -> the consumer got it from the channel layer, the consumer's rendering, and
+sent -> the client read it.
+
+All clients run in this one asyncio process. Prints the figures beside the targets
+(p95 <= 100 ms at 1,000 sockets and 200 changes a second, nothing lost); asserts nothing.
+
+    .venv/bin/python bench/ws_latency.py --sessions 1000 --rate 200 --duration 15
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,30 +39,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import raw_broadcast  # noqa: E402
 from bench.common import (  # noqa: E402
+    PYTHON,
     Stack,
     core_api,
     cpu_seconds,
+    free_port,
     make_ready_sessions,
     make_students,
+    pct,
     rss_mib,
     run_main,
     summary_ms,
     table,
+    verdict,
 )
 
 SERVICE = "bench"
-
-
-def marker(round_no: int) -> str:
-    return f"app=bench-r{round_no}"
+MARKER = re.compile(r"bench-(\d+)-x")
+TIMING = re.compile(r"liveops-timing seen=([\d.]+) received=([\d.]+) sent=([\d.]+)")
 
 
 def create_services(core, sessions, threads: int) -> None:
     def one(s):
         core.create_namespaced_service(s.namespace, {
             "apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE},
-            "spec": {"selector": {"app": "bench-r0"}, "ports": [{"port": 80, "targetPort": 8080}]},
+            "spec": {"selector": {"app": "bench-start"}, "ports": [{"port": 80, "targetPort": 8080}]},
         })
 
     with ThreadPoolExecutor(threads) as pool:
@@ -71,6 +88,17 @@ def wait_for_state(stack, sessions, timeout: float) -> float:
     raise RuntimeError("the watcher did not load every namespace in time")
 
 
+class Change:
+    __slots__ = ("index", "client", "due", "answered", "seen_frame", "stamps", "error")
+
+    def __init__(self, index: int, client: int, due: float):
+        self.index, self.client, self.due = index, client, due
+        self.answered = None  # time.time() the API answered
+        self.seen_frame = None  # time.time() the frame showing it was read
+        self.stamps = None  # (watcher received, consumer received, consumer sent), time.time()
+        self.error = None
+
+
 class Client:
     def __init__(self, session, cookie):
         self.session = session
@@ -79,7 +107,8 @@ class Client:
         self.connect_time = None
         self.frames = 0
         self.bytes = 0
-        self.seen: dict[int, float] = {}  # round -> monotonic time of the first frame showing it
+        self.sizes: list[int] = []
+        self.pending: dict[int, Change] = {}  # change index -> change, until a frame shows it
         self.closed = None
 
     async def connect(self, url: str, origin: str) -> None:
@@ -95,19 +124,127 @@ class Client:
             raise RuntimeError(f"unexpected first frame for {self.session.id}: {first[:200]}")
         self.connect_time = time.monotonic() - t0
 
-    async def read(self, markers: dict[int, str]) -> None:
+    async def read(self) -> None:
         import websockets
 
         try:
             async for frame in self.ws:
-                now = time.monotonic()
+                now = time.time()
                 self.frames += 1
                 self.bytes += len(frame)
-                for round_no, text in markers.items():
-                    if round_no not in self.seen and text in frame:
-                        self.seen[round_no] = now
+                self.sizes.append(len(frame))
+                if not self.pending:
+                    continue
+                for match in MARKER.finditer(frame):
+                    change = self.pending.pop(int(match.group(1)), None)
+                    if change is not None:
+                        change.seen_frame = now
+                        timing = TIMING.search(frame)
+                        if timing:
+                            change.stamps = tuple(float(x) for x in timing.groups())
         except websockets.ConnectionClosed as exc:
             self.closed = exc
+
+
+async def raw_baseline(args, message_size: int) -> list[float]:
+    """The plain server's broadcast to as many loopback clients, measured before the product runs."""
+    from tests.services import Service
+
+    port = free_port()
+    server = Service("raw-broadcast", [PYTHON, str(Path(__file__).with_name("raw_broadcast.py")), "--port", str(port),
+                                       "--clients", str(args.sessions), "--messages", str(args.raw_messages),
+                                       "--size", str(message_size)],
+                     log_dir=Path(os.environ["LIVEOPS_VAR_DIR"]) / "logs")
+    try:
+        server.wait_for_log("ready", timeout=30)
+        return await raw_broadcast.measure(port, args.sessions, args.raw_messages, args.connect_concurrency)
+    finally:
+        server.stop()
+
+
+async def send_changes(args, stack, clients) -> tuple[list[Change], float]:
+    """Open-loop merge patches of the Services' selectors, `--rate` a second for `--duration` s."""
+    import aiohttp
+    import yaml
+
+    config = yaml.safe_load(Path(stack.kubeconfig).read_text())
+    token = config["users"][0]["user"]["token"]
+    base = f"http://127.0.0.1:{stack.sandbox_port}/api/v1/namespaces"
+    changes: list[Change] = []
+    tasks = []
+    total = int(args.rate * args.duration)
+
+    async def patch(http, change: Change) -> None:
+        client = clients[change.client]
+        body = {"spec": {"selector": {"app": f"bench-{change.index}-x"}}}
+        client.pending[change.index] = change
+        try:
+            async with http.patch(f"{base}/{client.session.namespace}/services/{SERVICE}", data=json.dumps(body),
+                                  headers={"Content-Type": "application/merge-patch+json"}) as resp:
+                await resp.read()
+                if resp.status >= 300:
+                    change.error = resp.status
+                    client.pending.pop(change.index, None)
+                    return
+        except Exception as exc:
+            change.error = type(exc).__name__
+            client.pending.pop(change.index, None)
+            return
+        change.answered = time.time()
+
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"},
+                                     connector=aiohttp.TCPConnector(limit=args.connections)) as http:
+        start_mono, start_wall = time.monotonic(), time.time()
+        for i in range(total):
+            due = i / args.rate
+            delay = start_mono + due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            change = Change(i, i % len(clients), start_wall + due)
+            changes.append(change)
+            tasks.append(asyncio.create_task(patch(http, change)))
+        await asyncio.gather(*tasks)
+        span = time.monotonic() - start_mono
+    return changes, span
+
+
+async def measure(args, stack, watcher, web, clients):
+    ws_url = stack.url.replace("http://", "ws://")
+    sem = asyncio.Semaphore(args.connect_concurrency)
+
+    async def connect(c):
+        async with sem:
+            await c.connect(ws_url, stack.url)
+
+    t_conn = time.monotonic()
+    await asyncio.gather(*(connect(c) for c in clients))
+    connect_all_s = time.monotonic() - t_conn
+    readers = [asyncio.create_task(c.read()) for c in clients]
+
+    # a few changes first: the size of a live frame, for the baseline's messages
+    warm, _ = await send_changes(argparse.Namespace(**{**vars(args), "rate": 20.0, "duration": 1.0}), stack, clients)
+    await asyncio.sleep(2)
+    sizes = sorted(s for c in clients for s in c.sizes)
+    frame_size = sizes[len(sizes) // 2] if sizes else 2000
+    for c in clients:
+        c.pending.clear()
+    raw = await raw_baseline(args, frame_size)
+
+    cpu0 = {"watcher": cpu_seconds(watcher.proc.pid), "web": cpu_seconds(web.proc.pid)}
+    frames0 = sum(c.frames for c in clients)
+    load = os.getloadavg()[0]
+    changes, span = await send_changes(args, stack, clients)
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline and any(c.pending for c in clients):
+        await asyncio.sleep(0.05)
+    cpu1 = {"watcher": cpu_seconds(watcher.proc.pid), "web": cpu_seconds(web.proc.pid)}
+    rss = {"watcher": rss_mib(watcher.proc.pid), "web": rss_mib(web.proc.pid)}
+    frames = sum(c.frames for c in clients) - frames0
+    for c in clients:
+        await c.ws.close()
+    await asyncio.gather(*readers, return_exceptions=True)
+    return {"connect_all_s": connect_all_s, "raw": raw, "frame_size": frame_size, "changes": changes,
+            "span": span, "cpu0": cpu0, "cpu1": cpu1, "rss": rss, "frames": frames, "load": load}
 
 
 def run(args) -> int:
@@ -118,103 +255,78 @@ def run(args) -> int:
         core = core_api(stack.kubeconfig)
         create_services(core, sessions, args.threads)
         setup_s = time.monotonic() - t0
+        stack.env["LIVEOPS_BENCH_TIMINGS"] = "1"
         watcher = stack.start_watcher()
         web = stack.start_web()
         load_s = wait_for_state(stack, sessions, timeout=120)
         clients = [Client(s, c) for s, c in zip(sessions, cookies, strict=True)]
-        figures = asyncio.run(measure(args, stack, core, watcher, web, clients))
-    report(args, clients, setup_s, load_s, *figures)
+        figures = asyncio.run(measure(args, stack, watcher, web, clients))
+    report(args, clients, setup_s, load_s, figures)
     return 0
 
 
-async def measure(args, stack, core, watcher, web, clients):
-    if True:
-        ws_url = stack.url.replace("http://", "ws://")
-        sem = asyncio.Semaphore(args.connect_concurrency)
-
-        async def connect(c):
-            async with sem:
-                await c.connect(ws_url, stack.url)
-
-        t_conn = time.monotonic()
-        await asyncio.gather(*(connect(c) for c in clients))
-        connect_all_s = time.monotonic() - t_conn
-
-        markers = {r: marker(r) for r in range(1, args.rounds + 1)}
-        readers = [asyncio.create_task(c.read(markers)) for c in clients]
-        cpu0 = {"watcher": cpu_seconds(watcher.proc.pid), "web": cpu_seconds(web.proc.pid)}
-        pool = ThreadPoolExecutor(args.threads)
-        loop = asyncio.get_running_loop()
-        patched: dict[tuple[int, int], float] = {}  # (round, client index) -> time the patch returned
-        patch_calls = []
-
-        def patch(round_no, index):
-            s = clients[index].session
-            t = time.monotonic()
-            core.patch_namespaced_service(SERVICE, s.namespace, {"spec": {"selector": {"app": f"bench-r{round_no}"}}})
-            done = time.monotonic()
-            patched[(round_no, index)] = done
-            patch_calls.append(done - t)
-
-        round_spans = []
-        for round_no in markers:
-            start = time.monotonic()
-            await asyncio.gather(*(loop.run_in_executor(pool, patch, round_no, i) for i in range(len(clients))))
-            round_spans.append(time.monotonic() - start)
-            deadline = time.monotonic() + args.wait
-            while time.monotonic() < deadline and not all(round_no in c.seen for c in clients):
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(args.gap)
-        cpu1 = {"watcher": cpu_seconds(watcher.proc.pid), "web": cpu_seconds(web.proc.pid)}
-        rss = {"watcher": rss_mib(watcher.proc.pid), "web": rss_mib(web.proc.pid)}
-        pool.shutdown()
-        for c in clients:
-            await c.ws.close()
-        await asyncio.gather(*readers, return_exceptions=True)
-    return markers, patched, patch_calls, round_spans, connect_all_s, cpu0, cpu1, rss
-
-
-def report(args, clients, setup_s, load_s, markers, patched, patch_calls, round_spans, connect_all_s, cpu0, cpu1,
-           rss):
-    latencies, per_round = [], {r: [] for r in markers}
-    for r in markers:
-        for i, c in enumerate(clients):
-            if r in c.seen and (r, i) in patched:
-                lat = c.seen[r] - patched[(r, i)]
-                latencies.append(lat)
-                per_round[r].append(lat)
-    expected = len(clients) * len(markers)
-    lost = expected - len(latencies)
+def report(args, clients, setup_s, load_s, f) -> None:
+    changes = f["changes"]
+    answered = [c for c in changes if c.answered is not None]
+    shown = [c for c in answered if c.seen_frame is not None]
+    latencies = [c.seen_frame - c.answered for c in shown]
+    errors = [c for c in changes if c.error is not None]
+    lost = len(answered) - len(shown)
+    stamped = [c for c in shown if c.stamps]
+    raw = summary_ms(f["raw"])
+    lat = summary_ms(latencies)
     closed = sum(1 for c in clients if c.closed is not None and c.closed.rcvd and c.closed.rcvd.code != 1000)
+    rate = len(answered) / f["span"] if f["span"] else 0.0
+    conn = summary_ms([c.connect_time for c in clients])
 
-    print(f"\nws_latency: {args.sessions} sessions, {args.rounds} rounds, clients in 1 asyncio process, "
-          f"patch threads {args.threads}")
-    print(f"setup (users, provisioning, services) {setup_s:.1f} s; watcher loaded every namespace "
-          f"{load_s:.1f} s after start; {len(clients)} sockets connected and resynced in {connect_all_s:.1f} s "
-          f"(per socket p50 {summary_ms([c.connect_time for c in clients])['p50']:.0f} ms, "
-          f"p95 {summary_ms([c.connect_time for c in clients])['p95']:.0f} ms)")
-    print(f"patch calls: p50 {summary_ms(patch_calls)['p50']:.1f} ms; a round of {len(clients)} patches took "
-          f"p50 {summary_ms(round_spans)['p50']:.0f} ms")
-    s = summary_ms(latencies)
-    print("\nchange -> frame latency (ms, from each patch call's return to the first frame showing it)")
-    print(table([("all", s["count"], s["p50"], s["p95"], s["p99"], s["max"])]
-                + [(f"round {r}", *(lambda x: (x["count"], x["p50"], x["p95"], x["p99"], x["max"]))(
-                    summary_ms(v))) for r, v in per_round.items()],
-                ("", "count", "p50", "p95", "p99", "max")))
-    print(f"\nmessages: expected {expected}, received {len(latencies)}, lost {lost}; "
-          f"frames received {sum(c.frames for c in clients)} ({sum(c.bytes for c in clients) / 1024:.0f} KiB); "
-          f"sockets closed by the server {closed}")
-    print(table([(name, cpu1[name] - cpu0[name], cpu1[name], rss[name]) for name in ("watcher", "web")],
-                ("process", "CPU s (rounds)", "CPU s (total)", "RSS MiB")))
+    print(f"\nws_latency: {args.sessions} sessions (one socket each), {args.rate:.0f} changes/s asked for "
+          f"{args.duration:.0f} s, clients in 1 asyncio process; machine: {os.cpu_count()} CPUs, load average "
+          f"{f['load']:.1f} before the changes")
+    print(f"setup (users, provisioning, services) {setup_s:.1f} s; watcher loaded every namespace {load_s:.1f} s "
+          f"after start; {len(clients)} sockets connected and resynced in {f['connect_all_s']:.1f} s (per socket "
+          f"p50 {conn['p50']:.0f} ms, p95 {conn['p95']:.0f} ms)")
+    print(f"changes: {len(answered)} answered of {len(changes)} in {f['span']:.1f} s ({rate:.0f}/s), API errors "
+          f"{len(errors)}; frames received {f['frames']}; sockets closed by the server {closed}")
+
+    def row(name, values):
+        s = summary_ms(values)
+        return (name, s["count"], s["p50"], s["p95"], s["p99"], s["max"])
+
+    print("\nwhere the time goes (ms, per change; stamps from the watcher and the consumer, one clock)")
+    print(table([
+        row("API write (due -> answered)", [c.answered - c.due for c in answered]),
+        row("answered -> watcher received", [c.stamps[0] - c.answered for c in stamped]),
+        row("watcher -> consumer (publisher, Redis, layer)", [c.stamps[1] - c.stamps[0] for c in stamped]),
+        row("consumer: render and send", [c.stamps[2] - c.stamps[1] for c in stamped]),
+        row("sent -> client read it", [c.seen_frame - c.stamps[2] for c in stamped]),
+        row("change -> frame (answered -> read)", latencies),
+        row(f"raw broadcast baseline ({f['frame_size']} B)", f["raw"]),
+    ], ("stage", "count", "p50", "p95", "p99", "max")))
+    print(table([(name, f["cpu1"][name] - f["cpu0"][name], f["cpu1"][name], f["rss"][name])
+                 for name in ("watcher", "web")], ("process", "CPU s (changes)", "CPU s (total)", "RSS MiB")))
+    ratio = lat["p95"] / raw["p95"] if raw["p95"] else float("nan")
+    print()
+    print(table([
+        ("change -> frame p95 (ms)", f"{lat['p95']:.1f}", "<= 100", verdict(lat["p95"] <= 100)),
+        ("changes lost", lost, "0", verdict(lost == 0 and len(answered) == len(changes))),
+        ("changes a second sustained", f"{rate:.0f}", f">= {args.rate:.0f}", verdict(rate >= args.rate * 0.98)),
+        ("raw broadcast p95 (ms)", f"{raw['p95']:.1f}", "baseline", ""),
+        ("product p95 / raw p95", f"{ratio:.2f}", "", ""),
+    ], ("figure", "measured", "target", "")))
+    if lost:
+        print(f"(lost: the first few {[c.index for c in answered if c.seen_frame is None][:10]}; p99 of what came "
+              f"{pct([x * 1000 for x in latencies], 99):.0f} ms)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--wait", type=float, default=15.0, help="seconds to wait for a round's frames")
-    parser.add_argument("--gap", type=float, default=1.0, help="pause between rounds (s)")
-    parser.add_argument("--threads", type=int, default=8, help="threads making the API calls")
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=200.0, help="cluster changes a second")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of changes")
+    parser.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the last frames")
+    parser.add_argument("--raw-messages", type=int, default=10, help="broadcasts of the baseline")
+    parser.add_argument("--threads", type=int, default=8, help="threads provisioning the namespaces")
+    parser.add_argument("--connections", type=int, default=32, help="HTTP connections making the changes")
     parser.add_argument("--connect-concurrency", type=int, default=50)
     return run_main(parser, run)
 

@@ -18,6 +18,23 @@ function python () {
   return existsSync(venv) ? venv : 'python3'
 }
 
+// Under the page's Content-Security-Policy a <style> element applies only with the page's nonce.
+// Monaco 0.52 makes its own <style> elements (themes, decorations, the context view) without one:
+// give each the nonce of the page's <meta property="csp-nonce" nonce="...">.
+const STYLE_ELEMENT = "document.createElement('style')"
+const NONCED_STYLE_ELEMENT = "Object.assign(document.createElement('style'), " +
+  "{ nonce: (document.querySelector('meta[property=\"csp-nonce\"]') || {}).nonce || '' })"
+const styleNonce = {
+  name: 'style-nonce',
+  setup (build) {
+    build.onLoad({ filter: /monaco-editor[\\/]esm[\\/]vs[\\/]base[\\/]browser[\\/](dom|ui[\\/]contextview[\\/]contextview)\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8')
+      if (!source.includes(STYLE_ELEMENT)) throw new Error(`${args.path}: no ${STYLE_ELEMENT} to give the nonce to`)
+      return { contents: source.replaceAll(STYLE_ELEMENT, NONCED_STYLE_ELEMENT), loader: 'js' }
+    })
+  }
+}
+
 rmSync(outdir, { recursive: true, force: true })
 
 await build({
@@ -37,7 +54,8 @@ await build({
   target: ['es2020'],
   loader: { '.ttf': 'file' },
   legalComments: 'none',
-  logLevel: 'warning'
+  logLevel: 'warning',
+  plugins: [styleNonce]
 })
 
 execFileSync(python(), [join(here, 'export_schemas.py'), join(outdir, 'schemas', 'kubernetes.json')], {

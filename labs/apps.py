@@ -6,7 +6,9 @@ class LabsConfig(AppConfig):
     verbose_name = "Labs"
 
     def ready(self):
+        from labs.live.path import follow_checks
         from labs.live.watching import follow_balancers, subscribe_sessions
 
         subscribe_sessions()
         follow_balancers()
+        follow_checks()

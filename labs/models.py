@@ -104,6 +104,8 @@ class LabSession(models.Model):
     cleanup_retry_at = models.DateTimeField(null=True, blank=True)
     # The editor's text as last seen by the server, so nothing typed is lost on reload.
     draft = models.TextField(blank=True)
+    # When every required check had been reached (the lab is done; the session runs on until ended).
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
@@ -125,6 +127,16 @@ class LabSession(models.Model):
     @property
     def is_running(self):
         return self.state in self.RUNNING_STATES
+
+    @property
+    def accepts_changes(self):
+        """Only a running lab takes edits, applies, DNS records and object actions; an ended one is read-only."""
+        return self.state in self.RUNNING_STATES
+
+    @property
+    def started_at(self):
+        """Where the lab's clock starts: the namespace ready (the creation while it was never ready)."""
+        return self.ready_at or self.created
 
     @property
     def group_name(self):

@@ -17,7 +17,7 @@ from labs.signals import session_notified
 
 logger = logging.getLogger(__name__)
 
-WHATS = ("status", "checks", "revisions", "dns", "balancer", "messages")
+WHATS = ("status", "checks", "revisions", "dns", "balancer", "messages", "path")
 
 
 def group_name(session_id) -> str:
@@ -28,7 +28,8 @@ def group_name(session_id) -> str:
 
 
 def notify_session(session_id, what: str) -> None:
-    """Ask every open page of the session to redraw `what` (status, checks, revisions, dns, balancer or messages).
+    """Ask every open page of the session to redraw `what` (status, checks, revisions, dns, balancer, messages
+    or path).
 
     A plain function for views and Celery tasks (not for code already running
     in an event loop: await channel_layer.group_send there).

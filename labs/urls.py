@@ -29,4 +29,8 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/objects/deployments/<str:name>/restart/", objects.restart,
          name="object_restart"),
     path("sessions/<uuid:session_id>/objects/pods/<str:name>/logs/", objects.logs, name="object_logs"),
+    path("sessions/<uuid:session_id>/objects/deployments/<str:name>/pause/", objects.pause, name="object_pause"),
+    path("sessions/<uuid:session_id>/objects/deployments/<str:name>/resume/", objects.resume, name="object_resume"),
+    path("sessions/<uuid:session_id>/objects/deployments/<str:name>/rollback/", objects.rollback,
+         name="object_rollback"),
 ]

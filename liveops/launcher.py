@@ -142,7 +142,7 @@ def main():
         (VAR / "redis").mkdir(parents=True, exist_ok=True)
         sup.start(
             "redis",
-            ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
              "--dir", str(VAR / "redis"), "--maxclients", "10000"],
         )
         if not wait_for_port(REDIS_PORT):
@@ -152,8 +152,12 @@ def main():
         if use_sandbox and start_sandboxes(sup, env) != 0:
             return 1
         subprocess.run([PY, "manage.py", "reprovision_sessions"], cwd=BASE, check=False)
+        # Balancer passes have their own worker: a lab's cleanup waits for its balancer to go, and must
+        # never fill every process the controller's passes need.
         sup.start("celery-worker", [PY, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--concurrency", "4",
-                                    "-n", "worker@%h"])
+                                    "-Q", "celery", "-n", "worker@%h"])
+        sup.start("celery-balancers", [PY, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--concurrency", "2",
+                                       "-Q", "balancers", "-n", "balancers@%h"])
         sup.start("celery-beat", [PY, "-m", "celery", "-A", "liveops", "beat", "-l", "info",
                                   "-s", str(VAR / "celerybeat-schedule")])
         sup.start("watcher", [PY, "manage.py", "run_watcher"])

@@ -42,6 +42,18 @@ class RequestIdMiddleware:
         return response
 
 
+class ClientFaultFilter(logging.Filter):
+    """A request Django refused for its size or its number of fields is the client's doing, not a fault of
+    the server: its record becomes a warning without a traceback (Django logs it as an error with one).
+    Set on the `django.security.RequestDataTooBig`, `...TooManyFieldsSent` and `...TooManyFilesSent` loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.exc_info = record.exc_text = None
+        return True
+
+
 def connect_celery_signals() -> None:
     """Task ids on the records of Celery tasks."""
     from celery.signals import task_postrun, task_prerun

@@ -8,6 +8,9 @@ import os
 import secrets
 from pathlib import Path
 
+from csp.constants import NONCE, NONE, SELF
+from kombu import Exchange, Queue
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LIVEOPS_VAR_DIR", BASE_DIR / "var"))
 # What the product writes (the database, the secret key, kubeconfigs, logs) is for its own user only.
@@ -63,6 +66,25 @@ if env_bool("LIVEOPS_HTTPS", False):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("LIVEOPS_HSTS_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("LIVEOPS_HSTS_PRELOAD", True)
 
+# Content-Security-Policy (django-csp, enforced): scripts only from this site or carrying the page's nonce,
+# never inline handlers or eval; the editor's web workers from this site (or a blob: that loads them from
+# a static files origin); the live WebSocket to this site (liveops/csp.py adds its ws:// or wss:// origin).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "worker-src": [SELF, "blob:"],
+        "connect-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -81,6 +103,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "liveops.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "liveops.csp.PolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +137,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "liveops.csp.nonce",
             ],
         },
     },
@@ -175,6 +199,29 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task whose worker dies under it is delivered again, never dropped (every task is safe to run twice):
+# - a pool process killed (OOM killer, SIGKILL): the worker gives the message back at once;
+# - the whole worker lost (machine gone, SIGKILL of the main process): Redis keeps the message as
+#   unacknowledged and any worker (or the replacement, when it starts) hands it out again once it is
+#   older than the visibility timeout; every worker looks for such messages every restore interval.
+# The timeout must stay above the longest countdown (the balancer controller's backoff, 300 s) plus the
+# longest task (a lab's cleanup, two bounded waits of 180 s): below that, a task still running or still
+# waiting for its countdown would be handed to a second worker as well.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": float(os.environ.get("LIVEOPS_CELERY_VISIBILITY_TIMEOUT", "600")),
+    "unacked_restore_interval": float(os.environ.get("LIVEOPS_CELERY_RESTORE_INTERVAL", "10")),
+    "unacked_restore_throttle": 1,  # the interval alone sets how often (kombu's default scans 1 time in 10)
+}
+# The load-balancer controller's passes have a queue of their own: a lab's cleanup waits (in its task)
+# for the controller to release the balancer, so when cleanups fill every process of a worker, a
+# controller sharing that pool could never run (each cleanup would time out). A worker started
+# without -Q serves both queues (tests do); `make run`, the compose file and the Kubernetes manifests
+# run one worker with `-Q celery` and one with `-Q balancers`.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery", Exchange("celery"), routing_key="celery"),
+                      Queue("balancers", Exchange("balancers"), routing_key="balancers"))
+CELERY_TASK_ROUTES = {"clouds.reconcile_balancer": {"queue": "balancers", "routing_key": "balancers"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-lab-sessions": {"task": "labs.tasks.expire_sessions", "schedule": 30.0},
     "sweep-cloud-balancers": {"task": "clouds.sweep_balancers", "schedule": 600.0},
@@ -194,6 +241,9 @@ LIVEOPS_DNS_RESOLVERS = [r for r in os.environ.get("LIVEOPS_DNS_RESOLVERS", "127
 LIVEOPS_DNS_ZONE = os.environ.get("LIVEOPS_DNS_ZONE", "lab.test")
 LIVEOPS_DNS_UPDATE_SERVER = os.environ.get("LIVEOPS_DNS_UPDATE_SERVER", "127.0.0.1:15353")
 LIVEOPS_DNS_TSIG_KEY = os.environ.get("LIVEOPS_DNS_TSIG_KEY", "")  # "name:base64secret"
+# The resolver the DNS panel tells students to ask ("host:port"; empty: their own). Unset: the first of
+# LIVEOPS_DNS_RESOLVERS, the lab's own resolver (the sandbox's DNS server with `make run`).
+LIVEOPS_DNS_STUDENT_RESOLVER = os.environ.get("LIVEOPS_DNS_STUDENT_RESOLVER")
 
 # The label on every lab session's namespace (its value is the session's id). The watcher follows
 # these namespaces; the load-balancer controller serves Services in them.
@@ -203,6 +253,9 @@ LIVEOPS_LAB_NAMESPACE_LABEL = "liveops.dev/session"
 LIVEOPS_LAB_POD_CIDRS = [c for c in os.environ.get("LIVEOPS_LAB_POD_CIDRS", "").split(",") if c]
 # The sweep of cloud resources whose Service is gone: report only (default), or remove them too.
 LIVEOPS_LB_SWEEP_REMOVE = env_bool("LIVEOPS_LB_SWEEP_REMOVE", False)
+# Benchmarks only (bench/ws_latency.py): each live frame of a lab page ends with an HTML comment
+# stamping when the watcher received the change, when the socket's consumer got it and sent it.
+LIVEOPS_BENCH_TIMINGS = env_bool("LIVEOPS_BENCH_TIMINGS", False)
 
 # Encryption of credentials at rest (Fernet). Defaults to a key derived from SECRET_KEY.
 LIVEOPS_ENCRYPTION_KEY = os.environ.get("LIVEOPS_ENCRYPTION_KEY", "")
@@ -211,7 +264,8 @@ LIVEOPS_ENCRYPTION_KEY = os.environ.get("LIVEOPS_ENCRYPTION_KEY", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "liveops.logs.ContextFilter"}},
+    "filters": {"context": {"()": "liveops.logs.ContextFilter"},
+                "client_fault": {"()": "liveops.logs.ClientFaultFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "pythonjsonlogger.json.JsonFormatter",
@@ -221,7 +275,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
                              "formatter": os.environ.get("LIVEOPS_LOG_FORMAT", "plain")}},
     "root": {"handlers": ["console"], "level": os.environ.get("LIVEOPS_LOG_LEVEL", "INFO")},
-    "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"},
+                # An oversized request (refused with a 400 that says why) is a warning, without a traceback.
+                **{f"django.security.{name}": {"filters": ["client_fault"]}
+                   for name in ("RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent")}},
 }
 
 # The modules that define Celery tasks (each task has an explicit name, so moving a

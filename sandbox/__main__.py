@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> SandboxConfig:
     p.add_argument("--image-allowlist", help="comma-separated image names")
     p.add_argument("--lb-delay", help="MIN,MAX seconds to provision a load balancer")
     p.add_argument("--token", help="bearer token (default: random)")
+    p.add_argument("--nodes", type=int, default=3,
+                   help="worker nodes (each 8 CPUs, 110 pods; a class of 1,000 needs about 30)")
     p.add_argument("--watch-history", type=int, default=2000,
                    help="changes a watch can resume from (older resourceVersions get 410 Expired)")
     p.add_argument("--log-level", default=os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"))
@@ -60,9 +62,11 @@ def parse_args(argv: list[str] | None = None) -> SandboxConfig:
     a = p.parse_args(argv)
     if not ipaddress.ip_address(a.host).is_loopback:
         p.error("--host must be a loopback address")
+    if not 1 <= a.nodes <= 200:
+        p.error("--nodes must be between 1 and 200")
     cfg = SandboxConfig(host=a.host, port=a.port, kubeconfig=a.kubeconfig, fast=a.fast,
                         token=a.token or secrets.token_urlsafe(32), dns_port=a.dns_port,
-                        lb_provider=a.lb_provider, watch_history=a.watch_history)
+                        lb_provider=a.lb_provider, watch_history=a.watch_history, node_count=a.nodes)
     cfg.delays = Delays.fast() if a.fast else Delays()
     for name in ("pod_cidr", "node_cidr", "lb_cidr"):
         value = getattr(a, name)
@@ -120,6 +124,9 @@ async def run(cfg: SandboxConfig) -> None:
     cert_pem, key_pem = self_signed(cfg.host)
     listener = DualListener(cfg.host, cfg.port, runner.server, server_context(cert_pem, key_pem))
     await listener.start()
+    from .faults import ApiFaults
+
+    api.faults = ApiFaults(listener, runner.server)
     write_kubeconfig(cfg.kubeconfig, f"https://{cfg.host}:{cfg.port}", cfg.token, cfg.cluster_name,
                      ca_pem=cert_pem)
 

@@ -1,4 +1,4 @@
-"""Admission of namespaced objects: LimitRange defaults and limits, ResourceQuota.
+"""Admission of namespaced objects: LimitRange defaults and limits, Pod Security (podsecurity.py), ResourceQuota.
 
 `admit(store, resource, obj, operation)` is called before an object is created or
 updated (by the API server, and by the controllers when they create pods). It
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from . import podsecurity
 from .controllers.quantity import format_quantity, parse
 from .store import Forbidden
 
@@ -21,17 +22,21 @@ _GROUPS = {"deployments": "apps", "replicasets": "apps", "statefulsets": "apps",
            "jobs": "batch", "cronjobs": "batch", "endpointslices": "discovery.k8s.io"}
 
 
-async def admit(store, resource: str, obj: dict, operation: str) -> None:
+async def admit(store, resource: str, obj: dict, operation: str) -> list[str]:
+    """Returns the warnings for the client (Pod Security's `warn` level)."""
     operation = operation.upper()
     namespace = (obj.get("metadata") or {}).get("namespace")
     if not namespace:
-        return
+        return []
     if resource == "pods" and operation == "CREATE":
         apply_limit_ranges(store, obj)
     old = None
     if operation == "UPDATE":
-        old = store.get(resource, namespace, obj["metadata"].get("name", ""))
+        old = store.peek(resource, namespace, obj["metadata"].get("name", ""))
+    # Pod Security runs after the mutating plugins and before the quota, as on a real API server.
+    warnings = podsecurity.admit(store, resource, obj, operation, old)
     check_quota(store, resource, obj, old)
+    return warnings
 
 
 # ---- LimitRange --------------------------------------------------------------------------
@@ -45,7 +50,7 @@ def apply_limit_ranges(store, pod: dict) -> None:
     namespace = pod["metadata"]["namespace"]
     errors: list[str] = []
     notes: list[str] = []
-    for lr in store.list("limitranges", namespace):
+    for lr in store.scan("limitranges", namespace):
         for item in (lr.get("spec") or {}).get("limits") or []:
             if item.get("type") != "Container":
                 continue
@@ -155,7 +160,7 @@ def namespace_usage(store, namespace: str, names) -> dict[str, Fraction]:
             resources.add(n[len("count/"):].split(".")[0])
     for resource in resources:
         try:
-            objects = store.list(resource, namespace)
+            objects = store.scan(resource, namespace)
         except Exception:
             continue
         for obj in objects:
@@ -171,7 +176,7 @@ def _pretty(values: dict[str, Fraction]) -> str:
 
 def check_quota(store, resource: str, obj: dict, old: dict | None) -> None:
     namespace = obj["metadata"]["namespace"]
-    quotas = store.list("resourcequotas", namespace)
+    quotas = store.scan("resourcequotas", namespace)
     if not quotas:
         return
     new_usage = usage(resource, obj)

@@ -71,6 +71,7 @@ class Api:
     def __init__(self, store: Store, token: str):
         self.store = store
         self.token = token
+        self.faults = None  # sandbox.faults.ApiFaults once the listener runs: /sandbox/* and slow answers
 
     # ---- plumbing -----------------------------------------------------------------------
 
@@ -85,7 +86,10 @@ class Api:
         if auth != f"Bearer {self.token}":
             return json_response(status_body(401, "Unauthorized", "Unauthorized"), status=401)
         try:
-            return await handler(request)
+            response = await handler(request)
+            if self.faults is not None:
+                await self.faults.after_call(request)
+            return response
         except StoreError as e:
             return _error(e, request.get("info"), request.get("name"))
         except SelectorError as e:
@@ -101,6 +105,8 @@ class Api:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
         parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["sandbox"] and self.faults is not None and path in self.faults.routes():
+            return await self.faults.routes()[path](request)
         if path == "/version":
             return json_response(discovery.version())
         if path in ("/healthz", "/readyz", "/livez"):
@@ -208,6 +214,7 @@ class Api:
     def respond(self, request: web.Request, info: Resource, obj: dict, status: int = 200,
                 warnings: list[str] | None = None) -> web.Response:
         headers = {}
+        warnings = [*(warnings or []), *request.get("admission_warnings", ())]
         if warnings:
             headers["Warning"] = ", ".join(f'299 - {json.dumps(w)}' for w in warnings)
         if self.wants_table(request):
@@ -365,9 +372,11 @@ class Api:
                 raise BadRequest(f"Invalid dry run value: {v!r}, supported values: All")
         return bool(values)
 
-    async def admit(self, resource: str, obj: dict, operation: str) -> None:
+    async def admit(self, resource: str, obj: dict, operation: str) -> list[str]:
+        """The admission plugins; returns their warnings (Pod Security's warn level)."""
         if _admission is not None and hasattr(_admission, "admit"):
-            await _admission.admit(self.store, resource, obj, operation)
+            return await _admission.admit(self.store, resource, obj, operation) or []
+        return []
 
     # ---- writes ------------------------------------------------------------------------------
 
@@ -383,7 +392,7 @@ class Api:
         prepared = self.store.prepare_create(info.name, obj)
         if "managedFields" not in prepared["metadata"]:
             ssa.record_update(prepared, self.manager(request))
-        await self.admit(info.name, prepared, "CREATE")
+        request.setdefault("admission_warnings", []).extend(await self.admit(info.name, prepared, "CREATE"))
         if self.dry_run(request):
             return prepared
         return await self.store.create(info.name, prepared)
@@ -393,7 +402,9 @@ class Api:
         old, new = self.store.prepare_update(info.name, obj, subresource=sub)
         if record and sub is None:
             ssa.record_update(new, self.manager(request), old)
-        await self.admit(info.name, new, "UPDATE")
+        warnings = await self.admit(info.name, new, "UPDATE")
+        if sub is None:  # as on a real API server, a subresource's write gets no Pod Security warning
+            request.setdefault("admission_warnings", []).extend(warnings)
         if self.dry_run(request):
             new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             return new

@@ -151,14 +151,19 @@ def json_patch(doc: Any, ops: Any) -> Any:
 # ---- merge patch ---------------------------------------------------------------------------
 
 def merge_patch(doc: Any, patch: Any) -> Any:
+    """RFC 7386 merge patch; `doc` is left unchanged (copied once, not once per level)."""
+    return _merge_into(copy.deepcopy(doc), patch)
+
+
+def _merge_into(doc: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
-    out = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    out = doc if isinstance(doc, dict) else {}
     for k, v in patch.items():
         if v is None:
             out.pop(k, None)
         else:
-            out[k] = merge_patch(out.get(k), v)
+            out[k] = _merge_into(out.get(k), v)
     return out
 
 

@@ -3,6 +3,12 @@ garbage collection of dependents (ownerReferences).
 
 Objects are plain dicts holding full Kubernetes JSON. Everything returned is a deep
 copy; mutate the store only through its methods.
+
+It stays fast with a class's worth of namespaces: objects are indexed by namespace
+and by owner uid, so listing a namespace, finding an owner's dependents or a
+repeated event costs what that namespace holds, not what the cluster holds; copies
+are made by a JSON-only copier (`clone`); and one snapshot of a change is shared
+by every watch that wants it (watchers only read it).
 """
 
 from __future__ import annotations
@@ -84,8 +90,46 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_ATOMIC = frozenset((str, int, float, bool, type(None)))
+
+
+def clone(obj):
+    """A deep copy of plain JSON (dicts, lists, strings, numbers): what the store holds. Several times
+    faster than copy.deepcopy, which the store used to spend most of its time in; anything else falls
+    back to it."""
+    kind = type(obj)
+    if kind is dict:
+        return {k: v if type(v) in _ATOMIC else clone(v) for k, v in obj.items()}
+    if kind is list:
+        return [v if type(v) in _ATOMIC else clone(v) for v in obj]
+    if kind in _ATOMIC:
+        return obj
+    return copy.deepcopy(obj)
+
+
+def _owner_uids(obj: dict) -> list[str]:
+    return [r.get("uid") for r in obj["metadata"].get("ownerReferences") or [] if r.get("uid")]
+
+
 def _key(resource: str, namespace: str | None, name: str) -> tuple[str, str]:
     return ("" if resource in CLUSTER_SCOPED else (namespace or ""), name)
+
+
+def _same_but_version(old: dict, new: dict) -> bool:
+    """Equal but for metadata.resourceVersion (compared without copying either)."""
+    if old.keys() != new.keys():
+        return False
+    for k, v in old.items():
+        if k != "metadata" and new[k] != v:
+            return False
+    return {**old["metadata"], "resourceVersion": None} == {**new["metadata"], "resourceVersion": None}
+
+
+def _event_key(event: dict) -> tuple:
+    """What makes a repeated event the same one (record_event counts it instead of adding another)."""
+    involved = event.get("involvedObject") or {}
+    return (event["metadata"].get("namespace"), involved.get("uid"), involved.get("name"), event.get("reason"),
+            event.get("message"), event.get("type"), (event.get("source") or {}).get("component"))
 
 
 def _content(obj: dict) -> dict:
@@ -113,7 +157,7 @@ class Subscription:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._store._subs.discard(self)
+            self._store._unsubscribe(self)
             self.queue.put_nowait(None)
 
     def __aiter__(self) -> AsyncIterator[tuple[str, dict]]:
@@ -142,8 +186,15 @@ class Store:
         self.resource_version: int = 1
         self.logs: dict[tuple[str, str], list[str]] = {}
         self._objects: dict[str, dict[tuple[str, str], dict]] = {r: {} for r in RESOURCES}
+        # resource -> namespace -> name -> object (the same dicts as _objects)
+        self._by_namespace: dict[str, dict[str, dict[str, dict]]] = {r: {} for r in RESOURCES}
+        # owner uid -> {(resource, key): None} of the objects whose ownerReferences name it
+        self._by_owner: dict[str, dict[tuple[str, tuple[str, str]], None]] = {}
+        # (namespace, involved uid, reason, message, type, component) -> event name, for record_event
+        self._event_keys: dict[tuple, str] = {}
         self._by_uid: dict[str, tuple[str, str, str]] = {}
         self._subs: set[Subscription] = set()
+        self._subs_by_resource: dict[str | None, set[Subscription]] = {}
         # (rv, resource, event_type, obj) of recent changes, for watch resume.
         self.history: collections.deque = collections.deque(
             maxlen=getattr(config, "watch_history", 2000)
@@ -161,20 +212,88 @@ class Store:
 
     def get(self, resource: str, namespace: str | None, name: str) -> dict | None:
         obj = self._table(resource).get(_key(resource, namespace, name))
-        return copy.deepcopy(obj) if obj is not None else None
+        return clone(obj) if obj is not None else None
+
+    def _stored(self, resource: str, namespace: str | None) -> list[dict]:
+        """The stored objects of a resource (of one namespace when given), by namespace and name."""
+        if namespace and resource not in CLUSTER_SCOPED:
+            self._table(resource)
+            names = self._by_namespace[resource].get(namespace) or {}
+            return [names[n] for n in sorted(names)]
+        table = self._table(resource)
+        return [table[k] for k in sorted(table)]
 
     def list(self, resource: str, namespace: str | None = None,
              label_selector: str | None = None, field_selector: str | None = None) -> list[dict]:
         out = []
-        for (ns, _name), obj in sorted(self._table(resource).items()):
-            if namespace and resource not in CLUSTER_SCOPED and ns != namespace:
-                continue
+        for obj in self._stored(resource, namespace):
             if label_selector and not match_label_selector(label_selector, obj["metadata"].get("labels")):
                 continue
             if field_selector and not match_field_selector(field_selector, obj):
                 continue
-            out.append(copy.deepcopy(obj))
+            out.append(clone(obj))
         return out
+
+    def peek(self, resource: str, namespace: str | None, name: str) -> dict | None:
+        """The stored object itself, not a copy, for readers that never change it (controllers and
+        admission read state on every change; copying it each time was most of the store's work).
+        The store never changes a stored object: a write stores a new one."""
+        return self._table(resource).get(_key(resource, namespace, name))
+
+    def scan(self, resource: str, namespace: str | None = None) -> list[dict]:
+        """The stored objects themselves (of one namespace when given), by namespace and name: read
+        them, never change them (see peek)."""
+        return self._stored(resource, namespace)
+
+    def keys(self, resource: str, namespace: str | None = None) -> list[tuple[str, str]]:
+        """(namespace, name) of every object of a resource, without copying them (controllers' resyncs)."""
+        if namespace and resource not in CLUSTER_SCOPED:
+            self._table(resource)
+            return [(namespace, n) for n in sorted(self._by_namespace[resource].get(namespace) or {})]
+        return sorted(self._table(resource))
+
+    # ---- the tables and their indexes ----------------------------------------------------
+
+    def _put(self, resource: str, obj: dict) -> None:
+        """Store (or replace) an object, keeping the indexes current."""
+        meta = obj["metadata"]
+        key = _key(resource, meta.get("namespace"), meta["name"])
+        old = self._objects[resource].get(key)
+        self._objects[resource][key] = obj
+        self._by_namespace[resource].setdefault(key[0], {})[key[1]] = obj
+        old_owners = _owner_uids(old) if old is not None else []
+        new_owners = _owner_uids(obj)
+        if old_owners != new_owners:
+            for uid in old_owners:
+                self._unindex_owner(uid, resource, key)
+            for uid in new_owners:
+                self._by_owner.setdefault(uid, {})[(resource, key)] = None
+        if resource == "events":
+            if old is not None:
+                self._event_keys.pop(_event_key(old), None)
+            self._event_keys[_event_key(obj)] = key[1]
+
+    def _pop(self, resource: str, key: tuple[str, str]) -> dict | None:
+        obj = self._objects[resource].pop(key, None)
+        if obj is None:
+            return None
+        names = self._by_namespace[resource].get(key[0])
+        if names is not None:
+            names.pop(key[1], None)
+            if not names:
+                del self._by_namespace[resource][key[0]]
+        for uid in _owner_uids(obj):
+            self._unindex_owner(uid, resource, key)
+        if resource == "events" and self._event_keys.get(_event_key(obj)) == key[1]:
+            del self._event_keys[_event_key(obj)]
+        return obj
+
+    def _unindex_owner(self, uid: str, resource: str, key: tuple[str, str]) -> None:
+        dependents = self._by_owner.get(uid)
+        if dependents is not None:
+            dependents.pop((resource, key), None)
+            if not dependents:
+                del self._by_owner[uid]
 
     def get_by_uid(self, uid: str) -> tuple[str, dict] | None:
         where = self._by_uid.get(uid)
@@ -191,16 +310,28 @@ class Store:
         return str(self.resource_version)
 
     def _emit(self, resource: str, event_type: str, obj: dict) -> None:
-        snapshot = copy.deepcopy(obj)
+        """One snapshot of the change, shared by the history and every watch that wants it (they
+        only read it): a change costs one copy, whatever the number of watches."""
+        snapshot = clone(obj)
         self.history.append((self.resource_version, resource, event_type, snapshot))
-        for sub in list(self._subs):
-            if sub.wants(resource, snapshot):
-                sub.queue.put_nowait((event_type, copy.deepcopy(snapshot)))
+        for subs in (self._subs_by_resource.get(resource), self._subs_by_resource.get(None)):
+            for sub in list(subs or ()):
+                if sub.wants(resource, snapshot):
+                    sub.queue.put_nowait((event_type, snapshot))
 
     def watch(self, resource: str | None = None, namespace: str | None = None) -> Subscription:
+        """An in-process watch. Its events share one snapshot with every other watch: read them,
+        never change them."""
         sub = Subscription(self, resource, namespace)
         self._subs.add(sub)
+        self._subs_by_resource.setdefault(resource, set()).add(sub)
         return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+        subs = self._subs_by_resource.get(sub.resource)
+        if subs is not None:
+            subs.discard(sub)
 
     def oldest_history_rv(self) -> int:
         """Smallest resourceVersion a watch can resume from (exclusive)."""
@@ -236,7 +367,7 @@ class Store:
         info = RESOURCES.get(resource)
         if info is None:
             raise NotFound(f"the server could not find the requested resource ({resource})")
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         obj["apiVersion"] = info.api_version
         obj["kind"] = info.kind
         meta = obj.setdefault("metadata", {})
@@ -271,12 +402,12 @@ class Store:
             return obj
         obj["metadata"]["resourceVersion"] = self._next_rv()
         meta = obj["metadata"]
-        self._objects[resource][_key(resource, meta.get("namespace"), meta["name"])] = obj
+        self._put(resource, obj)
         self._by_uid[meta["uid"]] = (resource, meta.get("namespace") or "", meta["name"])
         self._emit(resource, "ADDED", obj)
         if meta.get("ownerReferences"):
             self._spawn(self.collect(resource, meta.get("namespace"), meta["name"], meta["uid"]))
-        return copy.deepcopy(obj)
+        return clone(obj)
 
     def prepare_update(self, resource: str, obj: dict, *, subresource: str | None = None) -> tuple[dict, dict]:
         """-> (old, new) without storing anything."""
@@ -293,7 +424,7 @@ class Store:
                 f'"{meta["name"]}": the object has been modified; please apply your changes to the '
                 f"latest version and try again"
             )
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         new["apiVersion"] = info.api_version
         new["kind"] = info.kind
         nmeta = new.setdefault("metadata", {})
@@ -309,16 +440,16 @@ class Store:
             nmeta["managedFields"] = ometa["managedFields"]
         if subresource == "status":
             keep = {k: v for k, v in new.items() if k in ("status",)}
-            base = copy.deepcopy(old)
+            base = clone(old)
             base.update(keep)
             if "status" not in new:
                 base.pop("status", None)
             # status writes may not change metadata except labels/annotations? keep old metadata
-            base["metadata"] = copy.deepcopy(ometa)
+            base["metadata"] = clone(ometa)
             new = base
         elif subresource is None and resource not in ("namespaces",) or subresource == "spec":
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         defaults.apply(resource, new, self, old)
@@ -337,21 +468,17 @@ class Store:
     async def _store_update(self, resource: str, old: dict, new: dict) -> dict:
         meta = new["metadata"]
         if self._finished(resource, new):
-            self._objects[resource][_key(resource, meta.get("namespace"), meta["name"])] = new
+            self._put(resource, new)
             await self.remove(resource, meta.get("namespace"), meta["name"])
-            return copy.deepcopy(new)
-        cmp_old = copy.deepcopy(old)
-        cmp_old["metadata"].pop("resourceVersion", None)
-        cmp_new = copy.deepcopy(new)
-        cmp_new["metadata"].pop("resourceVersion", None)
-        if cmp_old == cmp_new:
-            return copy.deepcopy(old)
+            return clone(new)
+        if _same_but_version(old, new):
+            return clone(old)
         meta["resourceVersion"] = self._next_rv()
-        self._objects[resource][_key(resource, meta.get("namespace"), meta["name"])] = new
+        self._put(resource, new)
         self._emit(resource, "MODIFIED", new)
         if meta.get("ownerReferences") and meta["ownerReferences"] != old["metadata"].get("ownerReferences"):
             self._spawn(self.collect(resource, meta.get("namespace"), meta["name"], meta["uid"]))
-        return copy.deepcopy(new)
+        return clone(new)
 
     @staticmethod
     def _finished(resource: str, obj: dict) -> bool:
@@ -369,11 +496,11 @@ class Store:
         old = self._table(resource).get(_key(resource, namespace, name))
         if old is None:
             return None
-        new = copy.deepcopy(old)
+        new = clone(old)
         fn(new)
         defaults.apply(resource, new, self, old)
         if new == old:
-            return copy.deepcopy(old)
+            return clone(old)
         if "generation" in old["metadata"] and _content(new) != _content(old):
             new["metadata"]["generation"] = old["metadata"]["generation"] + 1
         return await self._store_update(resource, old, new)
@@ -384,13 +511,13 @@ class Store:
         uid = owner["metadata"]["uid"]
         ns = owner["metadata"].get("namespace")
         out = []
-        for resource, table in self._objects.items():
-            for obj in table.values():
-                refs = obj["metadata"].get("ownerReferences") or []
-                if any(r.get("uid") == uid for r in refs):
-                    if ns and obj["metadata"].get("namespace") != ns:
-                        continue
-                    out.append((resource, obj))
+        for resource, key in self._by_owner.get(uid) or ():
+            obj = self._objects[resource].get(key)
+            if obj is None or (ns and obj["metadata"].get("namespace") != ns):
+                continue
+            out.append((resource, obj))
+        order = {r: i for i, r in enumerate(self._objects)}
+        out.sort(key=lambda dep: order[dep[0]])
         return out
 
     async def delete(self, resource: str, namespace: str | None, name: str, *,
@@ -411,7 +538,7 @@ class Store:
                                f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
                                f"{obj['metadata']['resourceVersion']}")
         if dry_run:
-            return copy.deepcopy(obj)
+            return clone(obj)
         meta = obj["metadata"]
         if propagation is None:  # no policy asked: the finalizers the object carries say
             finalizers = meta.get("finalizers") or []
@@ -420,7 +547,7 @@ class Store:
         if meta.get("deletionTimestamp"):
             if resource == "pods" and grace_period == 0:
                 await self.remove(resource, namespace, name)
-            return copy.deepcopy(obj)
+            return clone(obj)
 
         if propagation == "Orphan":
             for dres, dep in self._dependents(obj):
@@ -450,7 +577,7 @@ class Store:
             for dres, dep in self._dependents(obj):
                 await self.collect(dres, dep["metadata"].get("namespace"), dep["metadata"]["name"])
             await self._check_foreground(meta["uid"])
-            return result or copy.deepcopy(obj)
+            return result or clone(obj)
 
         if resource == "pods" and not (grace_period == 0 or not obj.get("spec", {}).get("nodeName")):
             grace = grace_period if grace_period is not None else obj.get("spec", {}).get(
@@ -460,7 +587,7 @@ class Store:
                 o["metadata"]["deletionTimestamp"] = now()
                 o["metadata"]["deletionGracePeriodSeconds"] = grace
 
-            return await self.mutate(resource, namespace, name, terminate) or copy.deepcopy(obj)
+            return await self.mutate(resource, namespace, name, terminate) or clone(obj)
 
         if resource == "namespaces":
             def terminating(o: dict) -> None:
@@ -469,23 +596,24 @@ class Store:
 
             result = await self.mutate(resource, namespace, name, terminating)
             self._spawn(self._terminate_namespace(name))
-            return result or copy.deepcopy(obj)
+            return result or clone(obj)
 
         if meta.get("finalizers"):
             def mark_deleted(o: dict) -> None:
                 o["metadata"]["deletionTimestamp"] = now()
                 o["metadata"]["deletionGracePeriodSeconds"] = 0
 
-            return await self.mutate(resource, namespace, name, mark_deleted) or copy.deepcopy(obj)
+            return await self.mutate(resource, namespace, name, mark_deleted) or clone(obj)
 
-        gone = copy.deepcopy(obj)
+        gone = clone(obj)
         await self.remove(resource, namespace, name)
         return gone
 
     async def remove(self, resource: str, namespace: str | None, name: str) -> None:
         """Unconditional removal (emits DELETED); dependents are garbage-collected."""
         key = _key(resource, namespace, name)
-        obj = self._table(resource).pop(key, None)
+        self._table(resource)
+        obj = self._pop(resource, key)
         if obj is None:
             return
         self._by_uid.pop(obj["metadata"]["uid"], None)
@@ -588,12 +716,11 @@ class Store:
         try:
             while True:
                 remaining = 0
-                for resource, table in self._objects.items():
+                for resource, by_namespace in self._by_namespace.items():
                     if resource in CLUSTER_SCOPED:
                         continue
-                    for (ns, name), obj in list(table.items()):
-                        if ns != namespace:
-                            continue
+                    for name, obj in list((by_namespace.get(namespace) or {}).items()):
+                        ns = namespace
                         remaining += 1
                         if resource == "events":
                             await self.remove(resource, ns, name)
@@ -642,18 +769,14 @@ class Store:
         if not ref["namespace"]:
             ref.pop("namespace")
         ts = now()
-        for (ns, name), ev in self._objects["events"].items():
-            if (ns == namespace and ev.get("reason") == reason and ev.get("message") == message
-                    and ev.get("type") == type
-                    and ev["involvedObject"].get("uid") == ref["uid"]
-                    and ev["involvedObject"].get("name") == ref["name"]
-                    and ev.get("source", {}).get("component") == component):
-                def bump(o: dict) -> None:
-                    o["count"] = o.get("count", 1) + 1
-                    o["lastTimestamp"] = ts
+        same = self._event_keys.get((namespace, ref["uid"], ref["name"], reason, message, type, component))
+        if same is not None:
+            def bump(o: dict) -> None:
+                o["count"] = o.get("count", 1) + 1
+                o["lastTimestamp"] = ts
 
-                await self.mutate("events", ns, name, bump)
-                return
+            await self.mutate("events", namespace, same, bump)
+            return
         if ("", namespace) not in self._objects["namespaces"]:
             return
         name = f"{meta.get('name', 'unknown')}.{secrets.token_hex(8)}"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 import kubernetes_validate
 from referencing import Registry
 from referencing import Resource as SchemaResource
@@ -52,6 +53,33 @@ def validator_for(kind: str, api_version: str) -> jsonschema.protocols.Validator
     registry = SchemaResource.from_contents(schema) @ Registry()
     registry = _definitions() @ registry
     return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
+@functools.lru_cache(maxsize=1)
+def _definitions_contents() -> dict:
+    with open(_schema_dir() / "_definitions.json") as f:
+        return json.load(f)
+
+
+@functools.lru_cache(maxsize=64)
+def fast_validator_for(kind: str, api_version: str):
+    """The same schema compiled by jsonschema-rs: about a thousand times faster than jsonschema, so an
+    object is first checked with it, and only one it finds invalid goes through `validator_for`, whose
+    errors say everything wrong the way the API server words it."""
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    path = _schema_dir() / f"{kind.lower()}-{group_version}.json"
+    if not path.exists():
+        return None
+    with open(path) as f:
+        schema = json.load(f)
+    definitions = _definitions_contents()
+
+    def retrieve(uri: str) -> dict:
+        if uri != definitions.get("$id"):
+            raise ValueError(f"unknown schema {uri}")
+        return definitions
+
+    return jsonschema_rs.Draft202012Validator(schema, retriever=retrieve, validate_formats=False)
 
 
 def field_path(parts) -> str:
@@ -98,6 +126,9 @@ def _cause(field: str, reason: str, message: str) -> dict:
 
 def schema_errors(obj: dict) -> tuple[list[dict], list[tuple[list, str]]]:
     """-> (causes of invalid values, [(path parts, unknown key)])."""
+    fast = fast_validator_for(obj.get("kind", ""), obj.get("apiVersion", ""))
+    if fast is not None and fast.is_valid(obj):
+        return [], []
     validator = validator_for(obj.get("kind", ""), obj.get("apiVersion", ""))
     if validator is None:
         return [], []

@@ -65,11 +65,51 @@ def make_user(db):
     return make
 
 
+# What asks pytest-django for the database. pytest-django refuses database access to every other
+# test ("Database access not allowed"), so a test without one of these cannot touch the database.
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                     "django_db_setup", "live_server"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--database-tests-only", action="store_true",
+                     help="run only the tests that use the database (those that ask pytest-django for it); "
+                          "tests/run_on_postgres.py runs those again on PostgreSQL")
+
+
+def pytest_itemcollected(item):
+    """Under pytest-xdist (`--dist loadgroup`, as `make test` runs), the tests of a module that share a
+    module- or class-scoped fixture (a provisioned load balancer, a browser of their own) all run on one
+    worker, which builds that fixture once; every other test goes to whichever worker is free."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return
+    shared = [d for name in item.fixturenames for d in info.name2fixturedefs.get(name, ())
+              if d.scope in ("module", "class", "package") and d.baseid]  # the tests' own, not a plugin's
+    if shared:
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def uses_database(item) -> bool:
+    return bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))) or bool(
+        item.get_closest_marker("django_db"))
+
+
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """Browser tests run last, those driving their own Playwright before those using the
     shared browser: the shared browser keeps an event loop in the main thread until the
-    session ends, which async tests and other Playwright users cannot share."""
+    session ends, which async tests and other Playwright users cannot share.
+
+    Under pytest-xdist every worker sorts the same way and is handed tests in this order,
+    so each worker still runs its share of browser tests last, in the same ranks."""
+
+    if config.getoption("database_tests_only"):
+        kept = [item for item in items if uses_database(item)]
+        deselected = [item for item in items if not uses_database(item)]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = kept
 
     def rank(item):
         if "tests/e2e/" not in item.nodeid.replace("\\", "/"):
@@ -77,3 +117,19 @@ def pytest_collection_modifyitems(items):
         return 2 if {"page", "browser"} & set(getattr(item, "fixturenames", ())) else 1
 
     items.sort(key=rank)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases, with every other connection to them ended before they are
+    dropped: threads of this process (the watcher's debounced calls, Channels' database threads) keep
+    their own connections open, and PostgreSQL refuses to drop a database someone is connected to."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")

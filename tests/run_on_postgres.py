@@ -1,9 +1,13 @@
 """Run the database-backed tests again on PostgreSQL: a private server, started and stopped here.
 
-    python tests/run_on_postgres.py tests/labs tests/clouds [pytest options]
+    python tests/run_on_postgres.py tests/labs tests/clouds [pytest options, e.g. -n 3]
 
+Only the tests that use the database run (`--database-tests-only`: those that ask pytest-django for
+it; pytest-django refuses database access to the others, so they cannot behave differently here).
 The server runs on a free loopback port with its data in a temporary directory, so two test runs
-(or a test run beside `make run`) never share it. pytest's exit status is this script's.
+(or a test run beside `make run`) never share it; under pytest-xdist each worker has its own test
+database on it (pytest-django names them test_liveops_gw0, test_liveops_gw1, ...). pytest's exit
+status is this script's.
 """
 
 import os
@@ -21,7 +25,7 @@ def main(argv: list[str]) -> int:
     try:
         env = {**os.environ, "DATABASE_URL": url}
         print(f"PostgreSQL test run against {url}", flush=True)
-        return subprocess.run([sys.executable, "-m", "pytest", *argv], env=env).returncode
+        return subprocess.run([sys.executable, "-m", "pytest", "--database-tests-only", *argv], env=env).returncode
     finally:
         server.stop()
 

@@ -68,12 +68,19 @@ def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> 
     raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
+def service_log_dir() -> Path:
+    """This test process's own folder for its services' logs, var/test-logs/<pid>/: two test runs,
+    or two workers of one parallel run, start services of the same name and must never read
+    each other's log (a "ready" line from another run's worker would be taken for this one's)."""
+    return BASE / "var" / "test-logs" / str(os.getpid())
+
+
 class Service:
     """A subprocess in its own process group, stopped with everything it started."""
 
     def __init__(self, name: str, args: list[str], env: dict | None = None, log_dir: Path | None = None):
         self.name = name
-        log_dir = log_dir or BASE / "var" / "test-logs"
+        log_dir = log_dir or service_log_dir()
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")
@@ -108,14 +115,31 @@ class Service:
         self._log.close()
 
 
-def start_redis() -> tuple[Service, str]:
-    port = free_port()
+def start_redis(port: int | None = None, data_dir: Path | None = None) -> tuple[Service, str]:
+    """A private Redis: -> (service, URL). With `data_dir`, it keeps its data there as a production Redis
+    should (append-only file, written every second and at shutdown), so a restart on the same port and
+    directory (`restart_redis`) finds the queued tasks again; without, a restart loses everything."""
+    port = port or free_port()
+    persistence = ["--appendonly", "no"]
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(data_dir)]
     svc = Service(
         f"redis-{port}",
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence],
     )
     wait_for_port(port)
     return svc, f"redis://127.0.0.1:{port}/0"
+
+
+def restart_redis(svc: Service, url: str, data_dir: Path | None = None, while_down=None) -> Service:
+    """Stop a Redis from `start_redis` (SIGTERM: it writes its append-only file and exits), run
+    `while_down()`, start it again on the same port (and data directory): -> the new service."""
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    svc.stop()
+    if while_down:
+        while_down()
+    return start_redis(port, data_dir)[0]
 
 
 PYTHON = sys.executable

@@ -56,7 +56,7 @@ KINDS: dict[str, Kind] = {
         Kind("pods", "pod", "Pod", "v1", "CoreV1Api", "pod", "pod", in_panel=True,
              actions=(*_READ, "delete", "logs")),
         Kind("deployments", "deployment", "Deployment", "apps/v1", "AppsV1Api", "deployment", "deploy",
-             in_panel=True, actions=(*_READ, "delete", "edit", "scale", "restart")),
+             in_panel=True, actions=(*_READ, "delete", "edit", "scale", "restart", "pause", "resume", "rollback")),
         Kind("replicasets", "replicaset", "ReplicaSet", "apps/v1", "AppsV1Api", "replica_set", "rs",
              in_panel=True, actions=(*_READ, "delete")),
         Kind("services", "service", "Service", "v1", "CoreV1Api", "service", "svc", in_panel=True,

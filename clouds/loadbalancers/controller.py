@@ -38,7 +38,7 @@ from clouds.loadbalancers.base import (
 )
 from clouds.loadbalancers.errors import explain_cloud_error
 from clouds.models import CloudCredential, Cluster, ServiceBalancer
-from clouds.openstack.connection import connect
+from clouds.openstack.connection import shared
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ def _ensure(cluster: Cluster, core, service: dict) -> float | None:
         return _failed(record, core, service, BalancerFailed(
             "no-ports", "The Service has no port with a node port yet.", "Give the Service a TCP port."))
     try:
-        conn = connect(credential)
+        conn = shared(credential)
         ensured = providers()[provider_name].ensure(conn, spec, record.step)
     except Retry as wait:
         if record.row.state != ServiceBalancer.State.BUILDING and not updating:
@@ -301,7 +301,7 @@ def _release(cluster: Cluster, core, namespace: str, name: str, service: dict | 
                             service_uid=row.service_uid, ports=(), nodes=(), subnet=cluster.lb_subnet,
                             floating_network=cluster.cloud_credential.floating_network, vrid=row.vrid)
         try:
-            providers()[row.provider].delete(connect(cluster.cloud_credential), spec, record.step)
+            providers()[row.provider].delete(shared(cluster.cloud_credential), spec, record.step)
         except Retry as wait:
             return wait.delay
         except Exception as exc:

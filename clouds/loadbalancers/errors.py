@@ -11,6 +11,12 @@ from clouds.loadbalancers.base import BalancerFailed
 
 logger = logging.getLogger(__name__)
 
+# A cloud that cannot be reached or answers 5xx is usually back in a moment (an API node restarting,
+# a proxy timing out, an answer lost): the controller looks again after 5 s, doubling the wait after
+# each failure up to its cap, as Kubernetes' own service controller does (5 s to 300 s). Other
+# refusals wait longer.
+TRANSIENT_RETRY = 5.0
+
 
 def _status(exc: BaseException) -> int | None:
     return getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
@@ -25,7 +31,7 @@ def explain_cloud_error(exc: BaseException) -> BalancerFailed:
                               "An admin has to check the credential's identity URL and the cloud's certificate.")
     if isinstance(exc, (ks.ConnectFailure, ks.ConnectTimeout, ks.DiscoveryFailure)) and status is None:
         return BalancerFailed("cloud-unreachable", "The cloud cannot be reached right now.",
-                              "It is tried again in a moment.")
+                              "It is tried again in a moment.", TRANSIENT_RETRY)
     if isinstance(exc, ks.Unauthorized) or status == 401:
         return BalancerFailed("cloud-credential", "The cloud refused the lab's cloud credential.",
                               "An admin has to fix the credential (Test connection says what is wrong).", 120.0)
@@ -37,12 +43,13 @@ def explain_cloud_error(exc: BaseException) -> BalancerFailed:
                               "Delete an unused load balancer, or ask an admin to raise the quota.")
     if status in (502, 503, 504) or isinstance(exc, (ks.ServiceUnavailable, ks.GatewayTimeout)):
         return BalancerFailed("cloud-unavailable", "The cloud's service is unavailable right now.",
-                              "It is tried again in a moment.")
+                              "It is tried again in a moment.", TRANSIENT_RETRY)
     if isinstance(exc, ks.EndpointNotFound) or isinstance(exc, sdk.ServiceDisabledException):
         return BalancerFailed("service-missing", "The cloud project has no such service in its catalog.",
                               "An admin has to choose the load balancer that matches the cloud.", None)
     if isinstance(exc, sdk.SDKException):
+        transient = status is None or status >= 500
         return BalancerFailed("cloud-error", f"The cloud answered with an error ({status or 'no status'}).",
-                              "It is tried again in a moment.")
+                              "It is tried again in a moment.", TRANSIENT_RETRY if transient else 30.0)
     return BalancerFailed("internal", "Something went wrong on our side while talking to the cloud.",
                           "It is tried again in a moment.")

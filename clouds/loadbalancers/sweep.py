@@ -19,7 +19,7 @@ from clouds import kube
 from clouds.loadbalancers.base import Orphan, balancer_name
 from clouds.loadbalancers.controller import FINALIZER, providers
 from clouds.models import CloudCredential, Cluster, OrphanedResource
-from clouds.openstack.connection import connect
+from clouds.openstack.connection import shared
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def sweep(credential: CloudCredential, remove: bool = False) -> list[OrphanedRes
     live = live_balancer_names(credential)
     if provider is None or live is None:
         return []
-    conn = connect(credential)
+    conn = shared(credential)
     found = []
     for name, orphan in provider.owned(conn):
         if name in live:
@@ -88,7 +88,7 @@ def remove_orphans(orphan_ids: list[int]) -> None:
         credential = rows[0].credential
         current = {(r.kind, r.cloud_id) for r in sweep(credential, remove=False)}
         provider = providers()[credential.load_balancers]
-        conn = connect(credential)
+        conn = shared(credential)
         for row in rows:
             if (row.kind, row.cloud_id) not in current:
                 continue

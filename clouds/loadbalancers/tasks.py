@@ -4,7 +4,11 @@ A reconcile that must look again later (the cloud is still working, or a
 failure is retried with backoff) schedules itself with a countdown rather than
 sleeping. Each request starts a new "generation" for the Service: only the
 newest chain keeps rescheduling, so bursts of changes never multiply the polls.
-One reconcile per Service runs at a time (a Redis lock).
+A reschedule is a request too, so a task delivered twice (its worker was lost
+and Redis handed the message out again) never forks the chain either.
+One reconcile per Service runs at a time (a Redis lock held by the task's id:
+the same task delivered again after its worker died under it takes the lock
+over rather than waiting for it to expire).
 """
 
 from __future__ import annotations
@@ -40,13 +44,23 @@ def _current(cluster_id, namespace: str, name: str, generation: int | None) -> b
     return value is None or int(value) == generation
 
 
-@shared_task(name="clouds.reconcile_balancer", acks_late=True, ignore_result=True)
-def reconcile_balancer(cluster_id, namespace: str, name: str, generation: int | None = None) -> None:
+def _take_lock(r, lock: str, token: str) -> bool:
+    """The Service's lock, free or held by this very task (delivered again: its first run died)."""
+    if r.set(lock, token, nx=True, ex=LOCK_SECONDS):
+        return True
+    if r.get(lock) == token.encode():
+        r.set(lock, token, ex=LOCK_SECONDS)
+        return True
+    return False
+
+
+@shared_task(name="clouds.reconcile_balancer", bind=True, acks_late=True, ignore_result=True)
+def reconcile_balancer(self, cluster_id, namespace: str, name: str, generation: int | None = None) -> None:
     r = redis_client()
-    lock, token = _key("lock", cluster_id, namespace, name), uuid.uuid4().hex
-    if not r.set(lock, token, nx=True, ex=LOCK_SECONDS):
+    lock, token = _key("lock", cluster_id, namespace, name), self.request.id or uuid.uuid4().hex
+    if not _take_lock(r, lock, token):
         if _current(cluster_id, namespace, name, generation):
-            reconcile_balancer.apply_async((cluster_id, namespace, name, generation), countdown=1)
+            request_reconcile(cluster_id, namespace, name, countdown=1)
         return
     try:
         delay = reconcile(cluster_id, namespace, name)
@@ -57,7 +71,7 @@ def reconcile_balancer(cluster_id, namespace: str, name: str, generation: int | 
         if r.get(lock) == token.encode():
             r.delete(lock)
     if delay is not None and _current(cluster_id, namespace, name, generation):
-        reconcile_balancer.apply_async((cluster_id, namespace, name, generation), countdown=delay)
+        request_reconcile(cluster_id, namespace, name, countdown=delay)
 
 
 @shared_task(name="clouds.sweep_balancers", ignore_result=True)

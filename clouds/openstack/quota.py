@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from clouds.openstack.connection import connect
+from clouds.openstack.connection import shared
 
 
 def floating_ip_headroom(credential, conn=None) -> int | None:
     """Floating IPs the project may still allocate; None when the quota is unlimited (-1)."""
-    conn = conn or connect(credential)
+    conn = conn or shared(credential)
     details = conn.network.get_quota(conn.current_project_id, details=True)
     floating = details.floating_ips or {}
     limit = int(floating.get("limit", -1))

@@ -324,6 +324,7 @@ class ClusterWatcher:
         return version
 
     def _on_object(self, kind: str, event_type: str, obj: dict) -> None:
+        seen_at = time.time()
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace")
         if namespace not in self.namespaces:
@@ -335,7 +336,7 @@ class ClusterWatcher:
                 stored = None
             else:
                 stored = live_state.save_object(self.cluster_id, namespace, kind, obj)
-        self._announce(namespace, kind, name, stored)
+        self._announce(namespace, kind, name, stored, seen_at)
 
     # cluster-scoped objects (nodes): not kept in the observed state, only announced
 
@@ -380,7 +381,7 @@ class ClusterWatcher:
         if sub.on_settled is not None:
             self.debouncer.touch((sub, self.cluster_id, change.namespace, change.owner))
 
-    def _announce(self, namespace: str, kind: str, name: str, obj: dict | None) -> None:
+    def _announce(self, namespace: str, kind: str, name: str, obj: dict | None, seen_at: float = 0.0) -> None:
         followed = self.namespaces.get(namespace)
         if not followed:
             return
@@ -388,7 +389,7 @@ class ClusterWatcher:
         for sub in self.subscriptions:
             owner = followed.get(sub.namespace_label) if sub.namespace_label else None
             if owner and kind in sub.kinds:
-                self._deliver(sub, Change(self.cluster_id, namespace, owner, kind, name, obj))
+                self._deliver(sub, Change(self.cluster_id, namespace, owner, kind, name, obj, seen_at))
 
 
 def _shutdown(resp) -> None:

@@ -30,6 +30,7 @@ class Change:
     kind: str  # plural, as in clouds.kube.KINDS
     name: str
     object: dict | None  # the whole current state; None when it was deleted
+    seen_at: float = 0.0  # time.time() when the watcher received it (0: found by a relist); for latency figures
 
 
 @dataclass(frozen=True, eq=False)

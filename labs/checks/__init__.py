@@ -1,5 +1,6 @@
 """The lab's checks: definitions, evaluation from the observed state, diagnosis of what is
-wrong, the server's own HTTP and DNS probes, and the student's DNS record."""
+wrong, the server's own HTTP and DNS probes, the student's DNS record, the clean-up check
+and the lab's completion."""
 
 from labs.checks.definitions import FAILING, PASSED, PROBE_KEYS, WAITING, CheckStatus, check_definitions
 from labs.checks.diagnosis import Diagnosis, diagnose

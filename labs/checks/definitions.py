@@ -8,6 +8,8 @@ from typing import Any
 
 PASSED, FAILING, WAITING = "passed", "failing", "waiting"
 PROBE_KEYS = ("http-external-ip", "dns-sslip", "dns-record")
+# The clean-up check: the Service gone, its balancer decommissioned, its address silent from the outside.
+CLEANUP_KEY = "cleanup"
 BAD_WAITING_REASONS = {
     "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CrashLoopBackOff", "CreateContainerConfigError",
     "CreateContainerError", "RunContainerError",
@@ -20,6 +22,7 @@ DEFAULT_CHECKS = [
     {"key": "http-external-ip", "title": "The app answers on the external IP", "optional": False},
     {"key": "dns-sslip", "title": "The sslip.io name works", "optional": True},
     {"key": "dns-record", "title": "Your DNS record works", "optional": True},
+    {"key": CLEANUP_KEY, "title": "The Service and its load balancer are gone", "optional": False},
 ]
 
 
@@ -33,10 +36,17 @@ class CheckStatus:
     description: str = ""
     optional: bool = False
     reached_at: datetime | None = None  # first time it passed (from the database)
+    # Not passing now because the student cleaned up, as the last step asks: not a failure.
+    cleaned_up: bool = False
 
     @property
     def passed(self) -> bool:
         return self.state == PASSED
+
+    @property
+    def reached(self) -> bool:
+        """The record: reached once, whatever the cluster shows now."""
+        return self.passed or self.reached_at is not None
 
     @property
     def regressed(self) -> bool:

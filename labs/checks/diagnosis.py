@@ -66,6 +66,8 @@ FALLBACK_HINTS = {
     "pods-unschedulable": "The pods of {owner} stay Pending: the scheduler finds no node for them ({reasons}).",
     "quota-exceeded": "The namespace's quota {quota} refuses the pods of {owner}: {details}. Lower "
                       "`resources.requests` and `resources.limits`, or `replicas`, to fit in what is left.",
+    "pod-security": "The namespace's Pod Security level **{level}** refuses the pods of {owner}: {violations}. "
+                    "Remove these settings from the pod template: the lab's pods need none of them.",
 }
 TITLES = {
     "selector-mismatch": "The Service's selector matches no pod",
@@ -82,6 +84,7 @@ TITLES = {
     "insufficient-resources": "No node has room for the pods' requests",
     "pods-unschedulable": "The pods cannot be scheduled",
     "quota-exceeded": "The namespace's quota refuses the pods",
+    "pod-security": "Pod Security refuses the pods",
 }
 
 
@@ -558,6 +561,30 @@ def _quota_exceeded(state, lab):
     return result
 
 
+# 'pods "x" is forbidden: violates PodSecurity "baseline:latest": privileged (container "c" must not ...)'
+_POD_SECURITY = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):[^"]*": (?P<violations>.+)$')
+
+
+def _pod_security_refused(state, lab):
+    """A ReplicaSet whose pods the namespace's Pod Security level refuses (its FailedCreate event says which
+    settings: the same words as the API server's)."""
+    result = []
+    for rs in objects(state, "replicasets"):
+        desired = (rs.get("spec") or {}).get("replicas", 1) or 0
+        if meta(rs).get("deletionTimestamp") or desired <= ((rs.get("status") or {}).get("replicas") or 0):
+            continue
+        failures = [e for e in events_for(state, "ReplicaSet", name_of(rs)) if e.get("reason") == "FailedCreate"]
+        message = (max(failures, key=event_time).get("message") or "") if failures else ""
+        found = _POD_SECURITY.search(message)
+        if found is None:
+            continue
+        owner = next((ref.get("name") for ref in meta(rs).get("ownerReferences") or []
+                      if ref.get("kind") == "Deployment"), name_of(rs))
+        result.append(make("pod-security", {"owner": owner, "replicaset": name_of(rs), "level": found["level"],
+                                            "violations": found["violations"]}, lab, ERROR))
+    return result
+
+
 def _dns(session, state, lab, probes):
     result = []
     target = lb_target(state)
@@ -598,6 +625,7 @@ def diagnose(session: LabSession | None, state: dict | None, checks=None, lab=No
     found += _pods_not_ready(state, lab)
     found += _unschedulable(state, lab)
     found += _quota_exceeded(state, lab)
+    found += _pod_security_refused(state, lab)
     found += _selector_mismatch(state, lab)
     found += _load_balancer(state, lab)
     found += _http(state, lab, probes)

@@ -8,6 +8,7 @@ LIVEOPS_DNS_TSIG_KEY). Errors carry a message written for a learner.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import re
 
@@ -282,3 +283,50 @@ def delete_student_record(session: LabSession) -> bool:
     if removed:
         SessionLog.objects.create(session=session, kind="dns", message=f"DNS record {record.name} removed")
     return removed
+
+
+OUTCOME_TTL = 24 * 3600
+
+
+def _outcome_key(session: LabSession) -> str:
+    return f"liveops:dns-outcome:{session.pk.hex}"
+
+
+def remember_outcome(session: LabSession, *, message: str = "", error: str = "", error_field: str = "",
+                     label: str = "", address: str = "") -> None:
+    """Keep the form's last outcome, so that a redraw of the DNS panel (over the socket, right after the
+    answer) shows it until the student's next action replaces it."""
+    outcome = {"message": message, "error": error, "error_field": error_field}
+    if error:  # what the student typed stays in the form with its error
+        outcome.update(label=label, address=address)
+    try:
+        client().set(_outcome_key(session), json.dumps(outcome), ex=OUTCOME_TTL)
+    except Exception:  # noqa: BLE001 - without Redis, the answer itself still shows the outcome
+        log.warning("could not keep the DNS form's outcome of session %s", session.pk)
+
+
+def last_outcome(session: LabSession) -> dict:
+    """The form's last outcome ({} when none, or when it cannot be read)."""
+    try:
+        raw = client().get(_outcome_key(session))
+        return json.loads(raw) if raw else {}
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def student_resolver() -> tuple[str, int] | None:
+    """The resolver a student can ask: LIVEOPS_DNS_STUDENT_RESOLVER when set ("" for the student's own),
+    else the first of LIVEOPS_DNS_RESOLVERS (the lab's own resolver, e.g. the sandbox's)."""
+    chosen = getattr(settings, "LIVEOPS_DNS_STUDENT_RESOLVER", None)
+    if chosen is None:
+        chosen = next((r for r in getattr(settings, "LIVEOPS_DNS_RESOLVERS", []) if r.strip()), "")
+    return _host_port(chosen) if chosen.strip() else None
+
+
+def student_dig_command(name: str) -> str:
+    """The command that asks, from where the student is, what `name` resolves to."""
+    server = student_resolver()
+    if server is None:
+        return f"dig +short {name}"
+    host, port = server
+    return f"dig @{host}{'' if port == 53 else f' -p {port}'} +short {name}"

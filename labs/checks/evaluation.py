@@ -3,8 +3,9 @@
 Nothing here trusts what the page claims: cluster checks read the objects the
 watcher observed, and the probe checks read the last HTTP and DNS probe that
 the server itself made (labs.checks.probes). Each CheckResult keeps the current
-state and the first time the check was reached; a check that regresses shows as
-failing now, "reached at ..." earlier.
+state and the first time the check was reached: the record stays reached, and
+what the cluster shows now is shown apart from it ("now: ..."), as expected once
+the student cleaned up (labs.checks.cleanup).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from clouds.kube.objects import (
     ready_addresses,
 )
 from clouds.watch import state as observed
+from labs.checks.cleanup import cleaning_up, cleanup_check
 from labs.checks.definitions import (
     BAD_WAITING_REASONS,
+    CLEANUP_KEY,
     FAILING,
     PASSED,
     PROBE_KEYS,
@@ -107,8 +110,10 @@ def _external_ip(state: dict) -> tuple[str, str, dict]:
     for s in lbs:
         ip, hostname = lb_ingress(s)
         if ip or hostname:
+            ports = (s.get("spec") or {}).get("ports") or []
+            port = next((p for p in ports if (p.get("protocol") or "TCP") == "TCP"), ports[0] if ports else {})
             return PASSED, f"Service {name_of(s)} has the external address {ip or hostname}.", {
-                "service": name_of(s), "ip": ip, "hostname": hostname}
+                "service": name_of(s), "ip": ip, "hostname": hostname, "port": port.get("port") or 80}
     s = lbs[0]
     failed = latest_lb_event(state, name_of(s))
     if failed and failed.get("reason") == "SyncLoadBalancerFailed":
@@ -156,20 +161,46 @@ def evaluate(session: LabSession, state: dict | None, probes: dict | None = None
         probes = stored_probes(session)
     lab = lab if lab is not None else lab_or_none(session.lab_slug)
     record = DnsRecord.objects.filter(session=session).first()
-    reached = dict(CheckResult.objects.filter(session=session).values_list("key", "passed_at"))
+    rows = {r.key: r for r in CheckResult.objects.filter(session=session)}
+    reached = {key: row.passed_at for key, row in rows.items()}
+    definitions = check_definitions(lab)
+    required_keys = [d["key"] for d in definitions if not d.get("optional")]
     statuses = []
-    for definition in check_definitions(lab):
+
+    def reached_now() -> set[str]:
+        """Reached once (stored), or passing in this evaluation."""
+        return {k for k, at in reached.items() if at} | {s.key for s in statuses if s.passed}
+
+    for definition in definitions:
         key = definition["key"]
         if key in CLUSTER_CHECKS:
             state_name, message, detail = CLUSTER_CHECKS[key](state)
         elif key in PROBE_KEYS:
             state_name, message, detail = _probe_check(key, state, probes, record)
+        elif key == CLEANUP_KEY:
+            state_name, message, detail = cleanup_check(session, state, rows, reached_now(), required_keys)
         else:
             state_name, message, detail = WAITING, "This check is not computed on this server.", {}
         statuses.append(CheckStatus(key=key, title=definition["title"], state=state_name, message=message,
                                     detail=detail, description=definition.get("description", ""),
                                     optional=definition.get("optional", False), reached_at=reached.get(key)))
+    if CLEANUP_KEY in required_keys and cleaning_up(state, reached_now(), required_keys):
+        _mark_cleaned_up(statuses, state)
     return statuses
+
+
+def _mark_cleaned_up(statuses: list[CheckStatus], state: dict) -> None:
+    """After the clean-up, a reached check that no longer passes says what is there now, as expected."""
+    gone = "no Service" if not objects(state, "services") else "no Service of type LoadBalancer"
+    for status in statuses:
+        if status.key == CLEANUP_KEY or not status.regressed:
+            continue
+        status.cleaned_up = True
+        if status.key == "deployment-ready":
+            if not objects(state, "deployments"):
+                status.message = "no Deployment"
+        elif status.key != "service-selects-pods" or gone == "no Service":
+            status.message = gone
 
 
 def _lock(session: LabSession) -> None:
@@ -188,6 +219,9 @@ def save_checks(session: LabSession, statuses: list[CheckStatus]) -> bool:
         for status in statuses:
             row = rows.get(status.key)
             stored = {"state": status.state, "message": status.message, "view": status.detail}
+            if status.passed:
+                # What it looked like when it last passed (the clean-up check reads the former address here).
+                stored["last_passed"] = status.detail
             if row is None:
                 row = CheckResult(session=session, key=status.key, detail={})
             old = {k: (row.detail or {}).get(k) for k in stored}

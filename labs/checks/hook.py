@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from labs.checks.evaluation import load_state
-from labs.checks.probes import maybe_enqueue_probe
+from labs.checks.probes import maybe_enqueue_cleanup_probe, maybe_enqueue_probe
 from labs.checks.refresh import refresh_checks
 from labs.models import LabSession
 
@@ -25,6 +25,7 @@ def on_namespace_change(session_id, namespace_state: dict, cluster_id=None) -> N
         return
     refresh_checks(session, namespace_state or {})
     maybe_enqueue_probe(session, namespace_state or {})
+    maybe_enqueue_cleanup_probe(session, namespace_state or {})
 
 
 def recheck_now(session: LabSession) -> None:

@@ -20,10 +20,13 @@ from clouds.kube import list_namespace
 from clouds.kube.objects import name_of, objects
 from clouds.watch import state as observed
 from labs.checks import dns as labdns
+from labs.checks.cleanup import release_target
+from labs.checks.definitions import CLEANUP_KEY, check_definitions
 from labs.checks.evaluation import load_state, save_probe
 from labs.checks.refresh import refresh_checks
 from labs.checks.targets import lb_target, probe_signature, target_signature
-from labs.models import DnsRecord, LabSession
+from labs.content_loader import lab_or_none
+from labs.models import CheckResult, DnsRecord, LabSession
 
 log = logging.getLogger(__name__)
 
@@ -198,4 +201,71 @@ def maybe_enqueue_probe(session: LabSession, state: dict, force: bool = False) -
     except Exception:  # noqa: BLE001
         log.exception("probe de-duplication unavailable")
     probe_session.delay(str(session.id))
+    return True
+
+
+# A former address still answering with any of these has something listening there.
+SILENT_KINDS = ("refused", "timeout", "error")
+
+
+def probe_released(ip: str, port: int) -> dict:
+    """Try the former external IP from the outside: released when nothing answers there any more."""
+    result = http_get(ip, port)
+    released = "status" not in result and result.get("error_kind") in SILENT_KINDS
+    result["released"] = released
+    result["ok"] = released
+    return result
+
+
+def _release_target(session: LabSession, state: dict) -> dict | None:
+    if session.state != LabSession.State.READY:
+        return None  # the end's own cleanup deleting the Service is not the student's clean-up
+    rows = {r.key: r for r in CheckResult.objects.filter(session=session)}
+    if rows.get(CLEANUP_KEY) is not None and rows[CLEANUP_KEY].passed_at is not None:
+        return None  # reached once: the record stays, nothing left to try
+    required = [d["key"] for d in check_definitions(lab_or_none(session.lab_slug)) if not d.get("optional")]
+    if CLEANUP_KEY not in required:
+        return None
+    return release_target(session, state, rows, required)
+
+
+@shared_task(name="labs.probes.probe_cleanup", ignore_result=True)
+def probe_cleanup(session_id: str, attempt: int = 0) -> dict:
+    """After the clean-up: try the former external IP, store the answer in the clean-up check, notify the page.
+
+    While something still answers there, try again a few times with a growing delay.
+    """
+    try:
+        session = LabSession.objects.select_related("cluster", "user").get(pk=session_id)
+    except (LabSession.DoesNotExist, ValueError):
+        return {}
+    if session.state != LabSession.State.READY:
+        return {}
+    state = observed_state(session)
+    target = _release_target(session, state)
+    if target is None:
+        return {}
+    result = probe_released(target["ip"], target["port"])
+    result.update(ip=target["ip"], port=target["port"], at=timezone.now().isoformat(),
+                  final=attempt >= len(RETRY_DELAYS))
+    save_probe(session, CLEANUP_KEY, result)
+    refresh_checks(session, state)
+    if not result["released"] and attempt < len(RETRY_DELAYS):
+        probe_cleanup.apply_async((str(session.id), attempt + 1), countdown=RETRY_DELAYS[attempt])
+    return {"released": result["released"], "error": result.get("error", "")}
+
+
+def maybe_enqueue_cleanup_probe(session: LabSession, state: dict) -> bool:
+    """Enqueue the outside try of the former address once the Service is gone and its balancer decommissioned
+    (once per address, or again after PROBE_MIN_INTERVAL seconds)."""
+    target = _release_target(session, state)
+    if target is None:
+        return False
+    key = f"liveops:cleanup-probe:{session.id.hex}"
+    try:
+        if not observed.client().set(key, f"{target['ip']}:{target['port']}", ex=PROBE_MIN_INTERVAL, nx=True):
+            return False
+    except Exception:  # noqa: BLE001
+        log.exception("clean-up probe de-duplication unavailable")
+    probe_cleanup.delay(str(session.id))
     return True

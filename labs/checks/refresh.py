@@ -7,6 +7,7 @@ import json
 import logging
 
 from clouds.watch import state as observed
+from labs.checks.completion import record_completion
 from labs.checks.definitions import CheckStatus
 from labs.checks.diagnosis import diagnose
 from labs.checks.evaluation import evaluate, save_checks
@@ -29,6 +30,7 @@ def refresh_checks(session: LabSession, state: dict, probes: dict | None = None)
     lab = lab_or_none(session.lab_slug)
     statuses = evaluate(session, state, probes=probes, lab=lab)
     save_checks(session, statuses)
+    record_completion(session, statuses)
     diagnoses = diagnose(session, state, statuses, lab=lab, probes=probes)
     digest = _visible_digest(statuses, diagnoses)
     key = f"liveops:checklist:{session.id.hex}"

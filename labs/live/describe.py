@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from labs.live import presenters
+from labs.live import presenters, rollouts
 
 INDENT = "  "
 
@@ -101,7 +101,7 @@ def describe_pod(pod: dict, lines: list[str]) -> None:
     _conditions(lines, pod)
 
 
-def describe_deployment(deploy: dict, lines: list[str]) -> None:
+def describe_deployment(deploy: dict, lines: list[str], replicasets: list[dict] | None = None) -> None:
     spec = deploy.get("spec") or {}
     status = deploy.get("status") or {}
     desired = spec.get("replicas", 1)
@@ -111,6 +111,8 @@ def describe_deployment(deploy: dict, lines: list[str]) -> None:
     _kv(lines, "Replicas", f"{desired} desired | {status.get('updatedReplicas') or 0} updated | {total} total | "
                            f"{available} available | {status.get('unavailableReplicas') or 0} unavailable")
     _kv(lines, "StrategyType", (spec.get("strategy") or {}).get("type"))
+    if spec.get("paused"):
+        _kv(lines, "Paused", "true (a changed pod template waits until the Deployment is resumed)")
     template = spec.get("template") or {}
     lines.append("Pod Template:")
     _kv(lines, "Labels", _map((template.get("metadata") or {}).get("labels"), 16 + 2), 16, INDENT)
@@ -120,6 +122,24 @@ def describe_deployment(deploy: dict, lines: list[str]) -> None:
     lines.append(f"{INDENT}Containers:")
     _containers(lines, (template.get("spec") or {}).get("containers") or [], indent=INDENT)
     _conditions(lines, deploy)
+    if replicasets is not None:
+        _replicaset_lines(lines, deploy, replicasets)
+
+
+def _replicaset_lines(lines: list[str], deploy: dict, replicasets: list[dict]) -> None:
+    """kubectl's OldReplicaSets / NewReplicaSet lines, with each one's revision."""
+    current = rollouts.revision_of(deploy)
+    owned = sorted(rollouts.owned_replicasets(deploy, replicasets), key=rollouts.revision_of, reverse=True)
+
+    def line(rs: dict) -> str:
+        spec, status = rs.get("spec") or {}, rs.get("status") or {}
+        return (f"{rs['metadata']['name']} ({status.get('replicas') or 0}/{spec.get('replicas', 0)} replicas created, "
+                f"revision {rollouts.revision_of(rs)})")
+
+    new = [line(rs) for rs in owned if rollouts.revision_of(rs) == current and current]
+    old = [line(rs) for rs in owned if rollouts.revision_of(rs) != current or not current]
+    _kv(lines, "OldReplicaSets", ("\n" + " " * 16).join(old))
+    _kv(lines, "NewReplicaSet", new[0] if new else None)
 
 
 def describe_replicaset(rs: dict, lines: list[str]) -> None:
@@ -136,7 +156,21 @@ def describe_replicaset(rs: dict, lines: list[str]) -> None:
     _conditions(lines, rs)
 
 
-def describe_service(svc: dict, lines: list[str], endpoints: dict | None = None) -> None:
+def describe_balancer(lines: list[str], balancer: dict) -> None:
+    """The cloud load balancer the product builds for the Service: where a pending EXTERNAL-IP explains itself."""
+    lines.append("Cloud Load Balancer:")
+    _kv(lines, "Provider", balancer.get("provider"), 14, INDENT)
+    _kv(lines, "Name", balancer.get("name"), 14, INDENT)
+    state = balancer.get("state")
+    if balancer.get("step") and balancer.get("state_code") not in ("active", "deleted"):
+        state = f"{state} (last step: {balancer['step']})"
+    _kv(lines, "State", state, 14, INDENT)
+    _kv(lines, "Address", balancer.get("address"), 14, INDENT)
+    if balancer.get("error"):
+        _kv(lines, "Problem", balancer["error"], 14, INDENT)
+
+
+def describe_service(svc: dict, lines: list[str], endpoints: dict | None = None, balancer: dict | None = None) -> None:
     spec = svc.get("spec") or {}
     _kv(lines, "Selector", ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items())))
     _kv(lines, "Type", spec.get("type") or "ClusterIP")
@@ -155,6 +189,8 @@ def describe_service(svc: dict, lines: list[str], endpoints: dict | None = None)
     _kv(lines, "Session Affinity", spec.get("sessionAffinity") or "None")
     if spec.get("externalTrafficPolicy"):
         _kv(lines, "External Traffic Policy", spec["externalTrafficPolicy"], 25)
+    if balancer:
+        describe_balancer(lines, balancer)
 
 
 def related_events(events: dict[str, dict], kind: str, name: str) -> list[dict]:
@@ -185,17 +221,19 @@ def _events(lines: list[str], events: list[dict], now: datetime) -> None:
 
 
 def describe(kind: str, obj: dict, events: list[dict] | None = None, endpoints: dict | None = None,
-             now: datetime | None = None) -> str:
+             now: datetime | None = None, *, replicasets: list[dict] | None = None,
+             balancer: dict | None = None) -> str:
+    """The text; a Deployment's ReplicaSets (with their revisions) and a Service's cloud balancer when given."""
     now = now or datetime.now(UTC)
     lines: list[str] = []
     _common(lines, obj)
     if kind == "pods":
         describe_pod(obj, lines)
     elif kind == "deployments":
-        describe_deployment(obj, lines)
+        describe_deployment(obj, lines, replicasets)
     elif kind == "replicasets":
         describe_replicaset(obj, lines)
     elif kind == "services":
-        describe_service(obj, lines, endpoints)
+        describe_service(obj, lines, endpoints, balancer)
     _events(lines, events or [], now)
     return "\n".join(lines) + "\n"

@@ -15,9 +15,19 @@ from django.utils import timezone
 
 from clouds.models import ServiceBalancer
 from labs.checks import CheckStatus, diagnose, evaluate, lb_target, load_state
-from labs.checks.dns import records_enabled, relative_label, sslip_names, suggested_label, zone
+from labs.checks.completion import completion_summary
+from labs.checks.dns import (
+    last_outcome,
+    records_enabled,
+    relative_label,
+    sslip_names,
+    student_dig_command,
+    suggested_label,
+    zone,
+)
 from labs.content_loader import lab_or_none
 from labs.lifecycle import warn_before_minutes
+from labs.live.path import path_context
 from labs.models import DnsRecord, HelpRequest, LabSession, ManifestRevision, Message
 
 logger = logging.getLogger(__name__)
@@ -35,6 +45,7 @@ DNS_TEMPLATE = "labs/fragments/dns.html"
 BALANCER_TEMPLATE = "labs/fragments/balancer.html"
 PROBLEMS_TEMPLATE = "labs/fragments/problems.html"
 MESSAGES_TEMPLATE = "labs/fragments/messages.html"
+PATH_TEMPLATE = "labs/fragments/path.html"
 
 
 def status_context(session: LabSession) -> dict:
@@ -44,6 +55,9 @@ def status_context(session: LabSession) -> dict:
     return {
         "session": session,
         "lab": lab,
+        # Completed is a record: it shows while the lab runs on, and after it ended.
+        "completion": completion_summary(session, lab),
+        "ended": not session.accepts_changes,
         "remaining_minutes": max(0, int(remaining // 60)),
         "can_extend": lab is not None and session.state == LabSession.State.READY and not session.extended,
         "ending_soon": session.state == LabSession.State.READY and remaining < warn_before * 60,
@@ -77,15 +91,25 @@ def checklist_context(session: LabSession, state: dict | None = None, statuses: 
         "session": session,
         "checks": statuses,
         "diagnoses": diagnoses,
-        "passed_count": sum(1 for s in required if s.passed),
+        # Counted from the record: a check once reached stays counted (cleaning up is not failing).
+        "passed_count": sum(1 for s in required if s.reached),
         "required_count": len(required),
         "all_passed": all(s.passed for s in required) and bool(required),
+        "completed": session.completed_at is not None or (all(s.reached for s in required) and bool(required)),
     }
 
 
 def dns_context(session: LabSession, state: dict | None = None, *, error: str = "", error_field: str = "",
                 label: str = "", address: str = "", message: str = "") -> dict:
-    """The context of labs/fragments/dns.html, from the database and the observed state."""
+    """The context of labs/fragments/dns.html, from the database and the observed state.
+
+    Without an outcome given, the form's last outcome (its message or error, and what was typed) is
+    shown: a redraw over the socket keeps it until the student's next action replaces it.
+    """
+    if not (error or message):
+        outcome = last_outcome(session)
+        error, error_field, message = outcome.get("error", ""), outcome.get("error_field", ""), outcome.get("message", "")
+        label, address = label or outcome.get("label", ""), address or outcome.get("address", "")
     if state is None:
         state = load_state(session)
     target = lb_target(state)
@@ -109,7 +133,13 @@ def dns_context(session: LabSession, state: dict | None = None, *, error: str = 
         "dns_records_enabled": records_enabled(),
         "dns_record": record,
         "dns_record_url": record_url,
-        "dns_record_points_elsewhere": bool(record and external_ip and record.address != external_ip),
+        # The record's address is no longer the balancer's: a new IP, or no external IP any more.
+        "dns_record_points_elsewhere": bool(record and record.address != external_ip),
+        "dns_try_record": student_dig_command(record.name) if record else "",
+        "dns_try_sslip": student_dig_command(sslip[0]["name"]) if sslip else "",
+        "dns_try_example": student_dig_command(f"{label or suggested_label(session)}.{zone()}") if zone() else "",
+        "dns_try_curl": (f"curl --resolve {record.name}:{(target or {}).get('port') or 80}:{external_ip} {record_url}"
+                         if record and external_ip else ""),
         "dns_form_label": label or (relative_label(record.name) if record else suggested_label(session)),
         "dns_form_address": address or external_ip or (record.address if record else ""),
         "dns_error": error,
@@ -174,10 +204,28 @@ SESSION_FRAGMENTS = {
     "dns": (DNS_TEMPLATE, dns_context),
     "balancer": (BALANCER_TEMPLATE, balancer_context),
     "messages": (MESSAGES_TEMPLATE, messages_context),
+    "path": (PATH_TEMPLATE, path_context),
 }
 
 
-def render_session_fragment(what: str, session: LabSession, read_only: bool = False) -> str:
-    """One of the page's own fragments (status, checks, revisions, dns), drawn from the database."""
+def render_session_fragment(what: str, session: LabSession, read_only: bool = False,
+                            watching: bool | None = None) -> str:
+    """One of the page's own fragments (status, checks, revisions, dns), drawn from the database.
+
+    `read_only`: no controls (an instructor watching, or a lab that ended); `watching`: an instructor
+    looks at a student's lab (read_only when not given).
+    """
     template, context_for = SESSION_FRAGMENTS[what]
-    return render_to_string(template, {"session": session, **context_for(session), "read_only": read_only})
+    return render_to_string(template, {"session": session, **context_for(session), "read_only": read_only,
+                                       "watching": read_only if watching is None else watching})
+
+
+ENDED_TEMPLATE = "labs/fragments/ended.html"
+
+
+def render_ended_swaps(session: LabSession) -> str:
+    """The swaps that turn an open page read-only when its lab ends: the editor becomes the text it
+    held, and every control marked data-while-running (apply, object actions, dialogs) goes."""
+    latest = session.revisions.first()
+    text = session.draft or (latest.text if latest else "")
+    return render_to_string(ENDED_TEMPLATE, {"session": session, "text": text})

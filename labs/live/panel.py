@@ -13,7 +13,9 @@ from django.template.loader import render_to_string
 
 from clouds.kube import KINDS, PANEL_KINDS
 from clouds.watch import state as live_state
-from labs.live import presenters
+from labs.content_loader import lab_or_none
+from labs.lifecycle.namespace import LIMITS_NAME, QUOTA_NAME, namespace_labels
+from labs.live import nodes, presenters
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +51,25 @@ def panel_context(session, state: dict | None = None) -> dict:
         "session_id": session.id,
         "state": state,
         "panel_error": error,
+        "namespace": namespace_context(session),
         **presenters.present_namespace(state),
+        **nodes.context(session.cluster_id),
     }
+
+
+def namespace_context(session) -> dict:
+    """The Namespace tab: the session's namespace as the product made it (labels, quota, defaults)."""
+    lab = lab_or_none(session.lab_slug)
+    return presenters.present_lab_namespace(
+        session.namespace, session.state, namespace_labels(session),
+        lab.quota_spec() if lab else {}, lab.limitrange_spec() if lab else {},
+        quota_name=QUOTA_NAME, limits_name=LIMITS_NAME,
+    )
+
+
+def render_namespace(session) -> str:
+    """The Namespace tab's section (its status follows the session's: redrawn with the status)."""
+    return render_to_string("labs/panel/namespace.html", {"namespace": namespace_context(session)})
 
 
 def present_one(kind: str, obj: dict, state: dict) -> dict:
@@ -69,7 +88,11 @@ def present_one(kind: str, obj: dict, state: dict) -> dict:
 def render_section(kind: str, session_id, state: dict) -> str:
     """One whole table (used on resync and when an object appears or the last one goes)."""
     context = {"session_id": session_id, **presenters.present_namespace(_only(state, kind))}
-    return render_to_string(section_template(kind), context)
+    count = context["event_total"] if kind == "events" else len(context[kind])
+    # The count lives in the kind's tab, outside the table: it is swapped with it.
+    return render_to_string(section_template(kind), context) + render_to_string(
+        "labs/panel/count.html", {"kind": kind, "count": count}
+    )
 
 
 def _only(state: dict, kind: str) -> dict:

@@ -278,7 +278,8 @@ def endpoint_addresses(endpoints: dict | None) -> dict:
     if not shown:
         return {"text": "<none>", "ready": 0, "not_ready": not_ready}
     text = ",".join(shown[:3]) + (f" + {len(shown) - 3} more..." if len(shown) > 3 else "")
-    return {"text": text, "ready": ready, "not_ready": not_ready}
+    more = len(shown) - 3 if len(shown) > 3 else 0
+    return {"text": text, "shown": shown[:3], "more": more, "ready": ready, "not_ready": not_ready}
 
 
 def present_service(svc: dict, endpoints: dict | None = None, now: datetime | None = None) -> dict:
@@ -348,4 +349,68 @@ def present_namespace(state: dict[str, dict[str, dict]], now: datetime | None = 
         ],
         "events": [present_event(e, now) for e in newest_events(state.get("events") or {})],
         "event_total": len(state.get("events") or {}),
+    }
+
+
+def node_roles(labels: dict) -> str:
+    """ROLES as kubectl prints it: from node-role.kubernetes.io/<role> labels (and kubernetes.io/role)."""
+    roles = {key.split("/", 1)[1] for key in labels if key.startswith("node-role.kubernetes.io/")}
+    if labels.get("kubernetes.io/role"):
+        roles.add(labels["kubernetes.io/role"])
+    return ",".join(sorted(r for r in roles if r)) or "<none>"
+
+
+def present_node(node: dict, now: datetime | None = None) -> dict:
+    """A row of `kubectl get nodes` with the capacity a student needs to explain a Pending pod."""
+    meta = _meta(node)
+    status = node.get("status") or {}
+    ready = _conditions(node).get("Ready")
+    text = {"True": "Ready", "False": "NotReady"}.get((ready or {}).get("status"), "Unknown")
+    if (node.get("spec") or {}).get("unschedulable"):
+        text += ",SchedulingDisabled"
+    capacity = status.get("capacity") or {}
+    allocatable = status.get("allocatable") or {}
+    labels = meta.get("labels") or {}
+    return {
+        "name": meta.get("name", ""),
+        "status": text,
+        "tone": "ok" if text == "Ready" else "bad",
+        "roles": node_roles(labels),
+        "cpu": allocatable.get("cpu") or capacity.get("cpu") or "<unknown>",
+        "memory": allocatable.get("memory") or capacity.get("memory") or "<unknown>",
+        "pods": allocatable.get("pods") or capacity.get("pods") or "<unknown>",
+        "labels": [f"{k}={v}" for k, v in sorted(labels.items())],
+        "age": age(meta.get("creationTimestamp"), now),
+    }
+
+
+def present_nodes(nodes: dict[str, dict], now: datetime | None = None) -> list[dict]:
+    now = now or datetime.now(UTC)
+    return [present_node(n, now) for n in _sorted_by_name(nodes)]
+
+
+# The status a session's namespace has while the session is in each state.
+NAMESPACE_STATUS = {"provisioning": ("Creating", "busy"), "ready": ("Active", "ok"),
+                    "ending": ("Terminating", "busy"), "ended": ("Deleted", "busy"), "failed": ("Unknown", "bad")}
+
+
+def present_lab_namespace(name: str, session_state: str, labels: dict, quota: dict, limit_range: dict,
+                          quota_name: str = "", limits_name: str = "") -> dict:
+    """The session's namespace as the product made it: labels, quota and container defaults."""
+    status, tone = NAMESPACE_STATUS.get(session_state, ("Unknown", "bad"))
+    defaults = []
+    for limit in limit_range.get("limits") or []:
+        for what, key in (("request", "defaultRequest"), ("limit", "default")):
+            values = limit.get(key) or {}
+            if values:
+                defaults.append({"what": what, "cpu": values.get("cpu", ""), "memory": values.get("memory", "")})
+    return {
+        "name": name,
+        "status": status,
+        "tone": tone,
+        "labels": [f"{k}={v}" for k, v in sorted(labels.items())],
+        "quota": sorted((quota.get("hard") or {}).items()),
+        "quota_name": quota_name,
+        "defaults": defaults,
+        "limits_name": limits_name,
     }

@@ -26,6 +26,14 @@ def apply_revision(revision_id: int, dry_run_only: bool = False) -> None:
     revision = ManifestRevision.objects.select_related("session__cluster").filter(pk=revision_id).first()
     if revision is None or revision.status != ManifestRevision.Status.APPLYING:
         return  # unknown, or already done (a redelivered task must not apply an old text again)
+    if ManifestRevision.objects.filter(session_id=revision.session_id, number__gt=revision.number).exists():
+        # Delivered again long after its worker was lost, once the student had submitted a newer text:
+        # applying this one now would undo the newer one.
+        ManifestRevision.objects.filter(pk=revision.pk, status=ManifestRevision.Status.APPLYING).update(
+            status=ManifestRevision.Status.FAILED,
+            message="Not applied: a newer revision was submitted while this one waited for a worker.")
+        notify_session(revision.session_id, "revisions")
+        return
     try:
         _apply_revision(revision, dry_run_only)
     except Exception:
@@ -34,6 +42,17 @@ def apply_revision(revision_id: int, dry_run_only: bool = False) -> None:
             status=ManifestRevision.Status.FAILED,
             message="Something went wrong on the server while applying; nothing more was applied. Try again.")
         notify_session(revision.session_id, "revisions")
+
+
+def keep_first_plan(revision: ManifestRevision, results) -> None:
+    """A run delivered again (its worker died while applying) finds part of the text already applied,
+    which its own dry run calls unchanged: report what the revision changed, as the first run planned
+    it (its plan is stored just before applying)."""
+    planned = {(r.get("kind"), r.get("name")): r for r in revision.result or [] if isinstance(r, dict)}
+    for result in results:
+        first = planned.get((result.kind, result.name))
+        if result.action == "unchanged" and first and first.get("action") in ("created", "configured"):
+            result.action, result.diff = first["action"], first.get("diff", "")
 
 
 def _apply_revision(revision: ManifestRevision, dry_run_only: bool) -> None:
@@ -61,6 +80,8 @@ def _apply_revision(revision: ManifestRevision, dry_run_only: bool) -> None:
     results = dry_run_documents(session, validation.documents)
     failed = [r for r in results if r.action == "failed"]
     if not failed and not dry_run_only:
+        keep_first_plan(revision, results)
+        ManifestRevision.objects.filter(pk=revision.pk).update(result=[r.to_dict() for r in results])
         step("Applying…")
         apply_documents(session, validation.documents, results)
         failed = [r for r in results if r.action == "failed"]

@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from labs.checks import dns as labdns
 from labs.checks import recheck_now
 from labs.live.fragments import DNS_TEMPLATE, dns_context
+from labs.live.path import redraw_path
 from labs.models import LabSession
 from labs.notify import notify_session
 
@@ -32,13 +33,21 @@ def set_dns_record(request, session: LabSession) -> HttpResponse:
     try:
         record = labdns.set_student_record(session, label, address)
     except labdns.DnsRecordError as exc:
-        return render_dns(request, session, error=exc.message, error_field=exc.field, label=label, address=address)
+        return _answer(request, session, error=exc.message, error_field=exc.field, label=label, address=address)
     except Exception:  # noqa: BLE001 - never a 500 for a form post
         log.exception("setting the DNS record of session %s failed", session.id)
-        return render_dns(request, session, error="Your record could not be set because of a problem on our side; "
-                                                  "try again in a moment.", label=label, address=address)
+        return _answer(request, session, error="Your record could not be set because of a problem on our side; "
+                                               "try again in a moment.", label=label, address=address)
+    # Kept before the redraws below, so that they show it too (it stays until the next action).
+    labdns.remember_outcome(session, message=f"{record.name} now points to {record.address}.")
     _after_record_change(session)
     return render_dns(request, session, message=f"{record.name} now points to {record.address}.")
+
+
+def _answer(request, session: LabSession, **outcome) -> HttpResponse:
+    """The fragment with the form's outcome, kept for the redraws that follow."""
+    labdns.remember_outcome(session, **outcome)
+    return render_dns(request, session, **outcome)
 
 
 def _after_record_change(session: LabSession) -> None:
@@ -48,3 +57,4 @@ def _after_record_change(session: LabSession) -> None:
     except Exception:  # noqa: BLE001 - the record is set; the checks follow with the next change
         log.exception("could not start the DNS probe of session %s", session.id)
     notify_session(session.id, "dns")
+    redraw_path(session)  # the name and its answer are the path's first hops

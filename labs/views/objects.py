@@ -1,8 +1,8 @@
 """Actions on the objects of a session's namespace, from the live panel.
 
 Reads (describe, YAML, logs) ask the cluster directly with a short timeout;
-changes (delete, scale, restart) are Celery tasks whose effect the watcher
-shows. Everything stays inside the session's own namespace.
+changes (delete, scale, restart, pause, resume, roll back) are Celery tasks
+whose effect the watcher shows. Everything stays inside the session's own namespace.
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from clouds.kube import KINDS, api_message
 from clouds.kube.objects import slim
 from clouds.watch import state as live_state
 from labs.access import get_session_or_404
-from labs.content_loader import lab_or_none
-from labs.live import actions
-from labs.live.describe import describe as describe_text
-from labs.live.describe import related_events
+from labs.live import actions, rollouts
+from labs.live.dialogs import describe_context, max_replicas
 from labs.manifests import name_problem
 from labs.models import LabSession
 from labs.revisions import editable, merge_into_text
@@ -38,12 +36,6 @@ MAX_LOG_LINES = 2000
 MAX_LOG_BYTES = 256 * 1024  # a pod's log is read at most this far back, whatever its lines
 
 
-
-
-def max_replicas(session: LabSession) -> int:
-    """The lab's replica limit (the same one its editor enforces)."""
-    lab = lab_or_none(session.lab_slug)
-    return lab.policy().max_replicas if lab else 5
 
 
 class ClusterUnavailable(Exception):
@@ -110,18 +102,15 @@ def describe(request, session_id, kind, name):
     obj, error = _read_or_error(request, session, kind, name)
     if error:
         return error
+    return _fragment(request, describe_context(session, kind, obj, _observed(session), _can_change(request, session)))
+
+
+def _observed(session: LabSession) -> dict:
+    """The namespace as the watcher last saw it (events, endpoints, ReplicaSets); empty when unavailable."""
     try:
-        observed = live_state.load_namespace(session.cluster_id, session.namespace)
+        return live_state.load_namespace(session.cluster_id, session.namespace)
     except Exception:
-        observed = live_state.empty_state()
-    events = related_events(observed["events"], kind, name)
-    text = describe_text(kind, obj, events, observed["endpoints"].get(name))
-    replicas = (obj.get("spec") or {}).get("replicas", 1)
-    return _fragment(request, {
-        "session": session, "kind": kind, "name": name, "singular": KINDS[kind].singular, "text": text,
-        "replicas": replicas, "max_replicas": max_replicas(session), "can_change": _can_change(request, session),
-        "containers": [c.get("name") for c in (obj.get("spec") or {}).get("containers") or []],
-    })
+        return live_state.empty_state()
 
 
 @login_required
@@ -232,6 +221,48 @@ def restart(request, session_id, name):
         return error
     return _enqueue(request, actions.restart_deployment, (str(session.id), name),
                     f"Restarting deployment/{name}… new pods replace the old ones.")
+
+
+@login_required
+@require_POST
+def pause(request, session_id, name):
+    session, error = _changeable(request, session_id, "deployments", name, "pause")
+    if error:
+        return error
+    return _enqueue(request, actions.pause_deployment, (str(session.id), name),
+                    f"Pausing deployment/{name}… its pods stay; a changed template waits until you resume it.")
+
+
+@login_required
+@require_POST
+def resume(request, session_id, name):
+    session, error = _changeable(request, session_id, "deployments", name, "resume")
+    if error:
+        return error
+    return _enqueue(request, actions.resume_deployment, (str(session.id), name),
+                    f"Resuming deployment/{name}… a changed template now rolls out.")
+
+
+@login_required
+@require_POST
+def rollback(request, session_id, name):
+    """Roll back to an earlier revision; checked first against what the watcher saw, then by the task."""
+    session, error = _changeable(request, session_id, "deployments", name, "rollback")
+    if error:
+        return error
+    raw = request.POST.get("revision", "")
+    if not raw.isascii() or not raw.isdecimal() or not 0 < int(raw) < 2**31:
+        return _feedback(request, "Choose the revision to roll back to (a whole number from the list).", error=True,
+                         status=400)
+    observed = _observed(session)
+    deployment = observed["deployments"].get(name)
+    if deployment is not None:
+        try:
+            rollouts.rollback_patch(deployment, observed["replicasets"].values(), int(raw))
+        except rollouts.RollbackRefused as exc:
+            return _feedback(request, str(exc), error=True, status=400)
+    return _enqueue(request, actions.rollback_deployment, (str(session.id), name, int(raw)),
+                    f"Rolling deployment/{name} back to revision {raw}… new pods replace the old ones.")
 
 
 @login_required

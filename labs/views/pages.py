@@ -20,6 +20,8 @@ from labs.content_loader import LabNotFound, all_labs, load_lab
 from labs.live import fragments
 from labs.live.fragments import balancer_context, checklist_context, dns_context, script_json
 from labs.live.panel import panel_context
+from labs.live.path import path_context
+from labs.live.stepper import stepper_context
 from labs.manifests import Problem, Validation, decode_manifest, replacement_problem, utf8_size, validate_manifests
 from labs.models import LabSession
 from labs.revisions.submit import StillApplying, submit_revision
@@ -79,7 +81,9 @@ def session_page(request, session_id):
         "examples_json": script_json({kind: lab.example(kind) for kind in ("Deployment", "Service")}),
         "problems_json": script_json([p.to_dict() for p in validation.problems] if validation else []),
         "history": session.log.all(),
-        "read_only": session.user_id != request.user.pk,
+        # No controls for an instructor watching, nor once the lab ended (it no longer takes changes).
+        "read_only": session.user_id != request.user.pk or not session.accepts_changes,
+        "watching": session.user_id != request.user.pk,
         # For the message the page shows when the server refuses a request before the view (too large).
         "upload_limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE or "",
         **fragments.status_context(session),
@@ -87,13 +91,14 @@ def session_page(request, session_id):
         **fragments.messages_context(session),
     }
     context.update(_live_contexts(session))
+    context.update(stepper_context(lab, context["checks"]))
     return render(request, "labs/session.html", context)
 
 
 def _live_contexts(session):
     """Contexts of the live widgets: panel, checklist and DNS."""
     return {**panel_context(session), **checklist_context(session), **dns_context(session),
-            **balancer_context(session)}
+            **balancer_context(session), **path_context(session)}
 
 
 def _problems_response(request, session, validation, *, message=""):
@@ -239,7 +244,9 @@ def dns_record(request, session_id):
 @require_GET
 def status_fragment(request, session_id):
     session = get_session_or_404(request.user, session_id)
-    context = {**fragments.status_context(session), "read_only": session.user_id != request.user.pk}
+    watching = session.user_id != request.user.pk
+    context = {**fragments.status_context(session), "read_only": watching or not session.accepts_changes,
+               "watching": watching}
     return HttpResponse(render_to_string(fragments.STATUS_TEMPLATE, context, request=request))
 
 

@@ -3,18 +3,28 @@ each dirty key is reconciled from the current state of the store.
 
 Keys are reconciled concurrently, but never twice at once: a key marked dirty while
 its reconcile runs is reconciled again right after.
+
+The periodic resync is a safety net, not the way changes are noticed (watch events
+are): it is spread over its period, a few keys at a time, so that it never holds the
+server's loop for long, and once a controller has more keys than RESYNC_RATE a second
+can cover, the period grows with them. Its cost stays bounded however many
+namespaces a class makes, instead of growing with every object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Iterable
 
 log = logging.getLogger("sandbox.controllers")
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
+# Keys a second one controller's resync may mark dirty, and how often it marks some.
+RESYNC_RATE = 100
+RESYNC_TICK = 0.1
 
 
 class Controller:
@@ -72,12 +82,18 @@ class Controller:
 
     async def _resync_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.resync_period * random.uniform(0.9, 1.1))
             try:
-                for key in self.all_keys():
-                    self.enqueue(key)
+                keys = list(self.all_keys())
             except Exception:
                 log.exception("%s: resync failed", self.name)
+                keys = []
+            period = max(self.resync_period, len(keys) / RESYNC_RATE) * random.uniform(0.9, 1.1)
+            steps = max(1, min(len(keys), int(period / RESYNC_TICK)))
+            size = math.ceil(len(keys) / steps) if keys else 0
+            for step in range(steps):
+                await asyncio.sleep(period / steps)
+                for key in keys[step * size:(step + 1) * size]:
+                    self.enqueue(key)
 
     # ---- queue ------------------------------------------------------------------------
 
@@ -131,7 +147,7 @@ class Controller:
             yield key_of(obj)
 
     def all_keys(self) -> Iterable[Key]:
-        return [key_of(o) for o in self.store.list(self.primary)]
+        return self.store.keys(self.primary)
 
     async def reconcile(self, key: Key) -> None:
         raise NotImplementedError

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import copy
+import functools
 import json
 import math
 import time
@@ -16,6 +17,10 @@ HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+MAX_REVISION_HISTORY_CHARS = 2000
+PAUSED, RESUMED = "DeploymentPaused", "DeploymentResumed"
+NO_DEADLINE = 2**31 - 1  # progressDeadlineSeconds: MaxInt32 means no deadline
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -23,11 +28,27 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def _without_nulls(value):
+    """A typed decode reads null as absent: `creationTimestamp: null` (as kubectl's rollback sends a
+    template) must not make an old ReplicaSet's template look new."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def template_hash(template: dict, collision_count: int = 0) -> str:
     """FNV-32a of the template, encoded like k8s's rand.SafeEncodeString (up to 10 chars)."""
-    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    data = json.dumps(_without_nulls(template), sort_keys=True, separators=(",", ":")).encode()
     if collision_count:
         data += str(collision_count).encode()
+    return _fnv_safe(data)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fnv_safe(data: bytes) -> str:
+    """template_hash's hashing, remembered: a Deployment's template rarely changes, its reconciles are many."""
     h = 0x811C9DC5
     for b in data:
         h ^= b
@@ -67,6 +88,19 @@ def _revision(rs: dict) -> int:
         return int((rs["metadata"].get("annotations") or {}).get(REVISION, "0"))
     except ValueError:
         return 0
+
+
+def _remember_revision(annotations: dict, revision: int) -> None:
+    """A ReplicaSet given a newer revision (a rollback to it) keeps its older ones in revision-history,
+    comma-separated and at most MAX_REVISION_HISTORY_CHARS long, as the real controller does."""
+    old = annotations.get(REVISION)
+    if not old or not old.isdigit() or int(old) >= revision:
+        return
+    history = [r for r in (annotations.get(REVISION_HISTORY) or "").split(",") if r]
+    history.append(old)
+    while len(",".join(history)) > MAX_REVISION_HISTORY_CHARS and len(history) > 1:
+        history.pop(0)
+    annotations[REVISION_HISTORY] = ",".join(history)
 
 
 def _replicas(rs: dict) -> int:
@@ -109,6 +143,7 @@ class DeploymentController(Controller):
         olds = [rs for rs in rss if rs is not new]
         max_old_rev = max((_revision(rs) for rs in olds), default=0)
 
+        await self._sync_paused_condition(d)
         if spec.get("paused"):
             await self._scale_paused(d, new, olds, desired)
             await self._sync_status(key, new is not None)
@@ -191,7 +226,9 @@ class DeploymentController(Controller):
 
     async def _annotate(self, d: dict, rs: dict, revision: int, desired: int) -> None:
         def rs_ann(o: dict) -> None:
-            o["metadata"].setdefault("annotations", {})[REVISION] = str(revision)
+            annotations = o["metadata"].setdefault("annotations", {})
+            _remember_revision(annotations, revision)
+            annotations[REVISION] = str(revision)
 
         def d_ann(o: dict) -> None:
             o["metadata"].setdefault("annotations", {})[REVISION] = str(revision)
@@ -291,6 +328,28 @@ class DeploymentController(Controller):
 
     # ---- status --------------------------------------------------------------------------------
 
+    async def _sync_paused_condition(self, d: dict) -> None:
+        """Progressing says Unknown/DeploymentPaused while paused, DeploymentResumed once resumed
+        (the real controller's checkPausedConditions, written before the rollout goes on)."""
+        spec = d.get("spec") or {}
+        if spec.get("progressDeadlineSeconds") == NO_DEADLINE:
+            return
+        cond = next((c for c in (d.get("status") or {}).get("conditions") or [] if c.get("type") == "Progressing"),
+                    None)
+        if cond is not None and cond.get("reason") == "ProgressDeadlineExceeded":
+            return
+        was_paused = cond is not None and cond.get("reason") == PAUSED
+        if bool(spec.get("paused")) == was_paused:
+            return
+        reason, message = (PAUSED, "Deployment is paused") if spec.get("paused") else (RESUMED, "Deployment is resumed")
+        ts = now()
+
+        def apply(o: dict) -> None:
+            conds = o.setdefault("status", {}).setdefault("conditions", [])
+            set_condition(conds, "Progressing", "Unknown", reason, message, now=ts, update_time=True)
+
+        await self.store.mutate("deployments", d["metadata"]["namespace"], d["metadata"]["name"], apply)
+
     async def _sync_status(self, key: Key, has_new: bool, created: bool = False) -> None:
         d = self.store.get("deployments", *key)
         if d is None:
@@ -330,7 +389,7 @@ class DeploymentController(Controller):
             else:
                 set_condition(conds, "Available", "False", "MinimumReplicasUnavailable",
                               "Deployment does not have minimum availability.", now=ts, update_time=True)
-            if new is not None:
+            if new is not None and not spec.get("paused"):  # a paused rollout keeps DeploymentPaused
                 if complete:
                     set_condition(conds, "Progressing", "True", "NewReplicaSetAvailable",
                                   f'ReplicaSet "{new_name}" has successfully progressed.', now=ts, update_time=True)

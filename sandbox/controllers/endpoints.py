@@ -29,7 +29,7 @@ def selected_pods(store, service: dict) -> list[dict]:
     selector = (service.get("spec") or {}).get("selector")
     if not selector:
         return []
-    return [p for p in store.list("pods", service["metadata"]["namespace"])
+    return [p for p in store.scan("pods", service["metadata"]["namespace"])
             if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())]
 
 
@@ -81,22 +81,22 @@ class EndpointsController(Controller):
                 yield (ns, svc)
         else:
             labels = obj["metadata"].get("labels") or {}
-            for svc in self.store.list("services", ns):
+            for svc in self.store.scan("services", ns):
                 selector = (svc.get("spec") or {}).get("selector")
                 if selector and all(labels.get(k) == v for k, v in selector.items()):
                     yield (ns, svc["metadata"]["name"])
 
     async def reconcile(self, key: Key) -> None:
         ns, name = key
-        svc = self.store.get("services", ns, name)
-        slices = [s for s in self.store.list("endpointslices", ns)
+        svc = self.store.peek("services", ns, name)
+        slices = [s for s in self.store.scan("endpointslices", ns)
                   if (s["metadata"].get("labels") or {}).get(SERVICE_NAME) == name
                   and (s["metadata"].get("labels") or {}).get(MANAGED_BY) == SLICE_CONTROLLER]
         if svc is None or not (svc.get("spec") or {}).get("selector") or \
                 (svc.get("spec") or {}).get("type") == "ExternalName":
             # the Service is gone (or manages its own endpoints)
             if svc is None:
-                ep = self.store.get("endpoints", ns, name)
+                ep = self.store.peek("endpoints", ns, name)
                 if ep is not None:
                     try:
                         await self.store.delete("endpoints", ns, name)
@@ -138,7 +138,7 @@ class EndpointsController(Controller):
             subsets.append(subset)
         labels = dict(svc["metadata"].get("labels") or {})
         labels["endpoints.kubernetes.io/managed-by"] = "endpoint-controller"
-        existing = self.store.get("endpoints", ns, name)
+        existing = self.store.peek("endpoints", ns, name)
         if existing is None:
             obj = {"apiVersion": "v1", "kind": "Endpoints",
                    "metadata": {"name": name, "namespace": ns, "labels": labels}}
@@ -207,7 +207,7 @@ class EndpointsController(Controller):
 
 def ready_backends(store, service: dict, service_port: dict) -> list[tuple[str, int]]:
     """Ready (ip, port) pairs of a Service port, read from its Endpoints."""
-    ep = store.get("endpoints", service["metadata"]["namespace"], service["metadata"]["name"])
+    ep = store.peek("endpoints", service["metadata"]["namespace"], service["metadata"]["name"])
     if ep is None:
         return []
     name = service_port.get("name") or ""

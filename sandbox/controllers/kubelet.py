@@ -121,7 +121,7 @@ class KubeletController(Controller):
         # The scheduler: what bound pods request per node, one pod placed at a time, and
         # an event set (then replaced) whenever room may have appeared.
         self.usage = NodeUsage()
-        for pod in store.list("pods"):
+        for pod in store.scan("pods"):
             self.usage.observe(pod)
         self._scheduling = asyncio.Lock()
         self._room_changed = asyncio.Event()
@@ -131,7 +131,7 @@ class KubeletController(Controller):
             self._wake_unschedulable()
             # a node that (re)appears gets its kubelet: the pods bound to it by name start
             node = obj["metadata"]["name"]
-            for pod in self.store.list("pods"):
+            for pod in self.store.scan("pods"):
                 key = (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
                 if (pod.get("spec") or {}).get("nodeName") == node and key not in self.pods:
                     yield key
@@ -146,8 +146,7 @@ class KubeletController(Controller):
         self._room_changed = asyncio.Event()
 
     def all_keys(self):
-        keys = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in self.store.list("pods")}
-        return keys | set(self.pods)
+        return set(self.store.keys("pods")) | set(self.pods)
 
     async def shutdown(self) -> None:
         for rt in list(self.pods.values()):
@@ -162,7 +161,7 @@ class KubeletController(Controller):
 
     async def reconcile(self, key: Key) -> None:
         ns, name = key
-        pod = self.store.get("pods", ns, name)
+        pod = self.store.peek("pods", ns, name)
         rt = self.pods.get(key)
         if rt is not None and (pod is None or pod["metadata"]["uid"] != rt.uid):
             await self._forget(key, rt)
@@ -170,7 +169,7 @@ class KubeletController(Controller):
         if pod is None:
             return
         node = (pod.get("spec") or {}).get("nodeName")
-        if rt is None and node and self.store.get("nodes", None, node) is None:
+        if rt is None and node and self.store.peek("nodes", None, node) is None:
             # Bound by spec.nodeName to a node that does not exist: no kubelet runs there and the
             # scheduler skips bound pods, so it stays Pending; once deleted, nothing but the pod
             # garbage collector (orphaned pods) can finish it, which it does.
@@ -224,7 +223,7 @@ class KubeletController(Controller):
                 pod = self._get(key, rt)
                 if pod is None:
                     return None
-                nodes = self.store.list("nodes")
+                nodes = self.store.scan("nodes")
                 fits, message = feasible_nodes(pod, nodes, self.usage)
                 if fits:
                     node_name = fits[self._rr % len(fits)]["metadata"]["name"]

@@ -20,7 +20,7 @@ log = logging.getLogger("sandbox.nodeports")
 
 def _node_addresses(store) -> list[str]:
     out = []
-    for node in store.list("nodes"):
+    for node in store.scan("nodes"):
         for addr in (node.get("status") or {}).get("addresses") or []:
             if addr.get("type") == "InternalIP" and addr.get("address"):
                 out.append(addr["address"])
@@ -57,12 +57,11 @@ class NodePortController(Controller):
             yield from self.all_keys()
 
     def all_keys(self) -> list[Key]:
-        keys = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in self.store.list("services")}
-        return sorted(keys | set(self.listeners))
+        return sorted(set(self.store.keys("services")) | set(self.listeners))
 
     def _picker(self, key: Key, node_port: int):
         def pick() -> list[tuple[str, int]]:
-            svc = self.store.get("services", *key)
+            svc = self.store.peek("services", *key)
             sp = _node_ports(svc).get(node_port)
             if sp is None:
                 return []
@@ -76,7 +75,7 @@ class NodePortController(Controller):
         return pick
 
     async def reconcile(self, key: Key) -> None:
-        svc = self.store.get("services", *key)
+        svc = self.store.peek("services", *key)
         ports = _node_ports(svc)
         wanted = {(ip, np) for ip in _node_addresses(self.store) for np in ports}
         current = self.listeners.setdefault(key, {})

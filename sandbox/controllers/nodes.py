@@ -107,7 +107,7 @@ class NodeController(Controller):
     async def reconcile(self, key: Key) -> None:
         name = key[1]
         ip = self.runtime.node_ips.get(name)
-        if ip is None or self.store.get("nodes", None, name) is not None:
+        if ip is None or self.store.peek("nodes", None, name) is not None:
             return
         zone = ZONES[list(self.runtime.node_ips).index(name) % len(ZONES)]
         await self.store.create("nodes", node_object(name, ip, zone))
@@ -127,10 +127,10 @@ class ServiceAccountController(Controller):
             yield ("", obj["metadata"].get("namespace", ""))
 
     async def reconcile(self, key: Key) -> None:
-        ns = self.store.get("namespaces", None, key[1])
+        ns = self.store.peek("namespaces", None, key[1])
         if ns is None or is_terminating(ns):
             return
-        if self.store.get("serviceaccounts", key[1], "default") is None:
+        if self.store.peek("serviceaccounts", key[1], "default") is None:
             await self.store.create("serviceaccounts", {
                 "apiVersion": "v1", "kind": "ServiceAccount",
                 "metadata": {"name": "default", "namespace": key[1]},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
@@ -14,7 +15,13 @@ def parse(value) -> Fraction:
     """'500m' -> 1/2, '1Gi' -> 1073741824, 2 -> 2. Raises ValueError."""
     if isinstance(value, (int, float)):
         return Fraction(value)
-    s = str(value).strip()
+    return _parse_text(str(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(value: str) -> Fraction:
+    """Remembered: the quota controller and admission read the same few quantities on every change."""
+    s = value.strip()
     if not s:
         raise ValueError("empty quantity")
     for suffix, mult in _BINARY.items():

@@ -16,12 +16,12 @@ class QuotaController(Controller):
         if resource == "resourcequotas":
             yield (ns, obj["metadata"]["name"])
             return
-        for q in self.store.list("resourcequotas", ns):
+        for q in self.store.scan("resourcequotas", ns):
             yield (ns, q["metadata"]["name"])
 
     async def reconcile(self, key: Key) -> None:
         ns, name = key
-        quota = self.store.get("resourcequotas", ns, name)
+        quota = self.store.peek("resourcequotas", ns, name)
         if quota is None:
             return
         from ..admission import namespace_usage  # admission imports this package

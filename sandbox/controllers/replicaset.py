@@ -32,7 +32,7 @@ def now() -> str:
 
 def owned_pods(store, rs: dict) -> list[dict]:
     uid = rs["metadata"]["uid"]
-    return [p for p in store.list("pods", rs["metadata"]["namespace"])
+    return [p for p in store.scan("pods", rs["metadata"]["namespace"])
             if (controller_ref(p) or {}).get("uid") == uid]
 
 
@@ -71,7 +71,7 @@ class ReplicaSetController(Controller):
 
     async def reconcile(self, key: Key) -> None:
         ns, name = key
-        rs = self.store.get("replicasets", ns, name)
+        rs = self.store.peek("replicasets", ns, name)
         if rs is None:
             return
         pods = owned_pods(self.store, rs)
@@ -112,7 +112,7 @@ class ReplicaSetController(Controller):
         selector = (rs.get("spec") or {}).get("selector")
         if not selector or is_terminating(rs):
             return
-        for pod in self.store.list("pods", rs["metadata"]["namespace"]):
+        for pod in self.store.scan("pods", rs["metadata"]["namespace"]):
             if controller_ref(pod) or not is_pod_active(pod):
                 continue
             if not match_selector_object(selector, pod["metadata"].get("labels") or {}):
@@ -133,7 +133,7 @@ class ReplicaSetController(Controller):
         for _ in range(count):
             meta = copy.deepcopy(template.get("metadata") or {})
             name = rs["metadata"]["name"] + "-" + "".join(secrets.choice(ALPHABET) for _ in range(5))
-            while self.store.get("pods", ns, name) is not None:
+            while self.store.peek("pods", ns, name) is not None:
                 name = rs["metadata"]["name"] + "-" + "".join(secrets.choice(ALPHABET) for _ in range(5))
             meta.update({"name": name, "namespace": ns, "ownerReferences": [owner_reference(rs)]})
             meta.pop("generateName", None)
@@ -160,7 +160,7 @@ class ReplicaSetController(Controller):
         return None
 
     async def _update_status(self, key: Key, failure: str | None) -> None:
-        rs = self.store.get("replicasets", *key)
+        rs = self.store.peek("replicasets", *key)
         if rs is None:
             return
         pods = [p for p in owned_pods(self.store, rs) if is_pod_active(p)]

@@ -42,7 +42,7 @@ class PoolExhausted(Exception):
 
 def _hex_ipv4(word: str) -> str:
     """The 8 hex digits /proc/net writes for an IPv4 address (host byte order) -> dotted quad."""
-    return str(ipaddress.IPv4Address(int.from_bytes(bytes.fromhex(word), "little")))
+    return socket.inet_ntoa(bytes.fromhex(word)[::-1])
 
 
 def bound_addresses() -> set[str]:
@@ -51,7 +51,7 @@ def bound_addresses() -> set[str]:
     Wildcard binds (0.0.0.0, ::) name no address and are left out: they block a
     port on every address, which the kubelet finds out when it binds that port.
     """
-    out: set[str] = set()
+    words: set[str] = set()  # each address once: a pod holds several sockets on its address
     for table in _PROC_TABLES:
         try:
             with open(table) as f:
@@ -69,10 +69,13 @@ def bound_addresses() -> set[str]:
                 addr = addr[24:]
             if len(addr) != 8 or addr == "00000000":
                 continue
-            try:
-                out.add(_hex_ipv4(addr))
-            except ValueError:
-                continue
+            words.add(addr)
+    out: set[str] = set()
+    for addr in words:
+        try:
+            out.add(_hex_ipv4(addr))
+        except ValueError:
+            continue
     return out
 
 

@@ -195,6 +195,8 @@ class Service:
         async def run(request: web.Request) -> web.StreamResponse:
             if self.type in self.cloud.faults.unavailable:
                 return self.unavailable()
+            if self.cloud.faults.take_error(self.type):
+                return self.error_response(ApiError(500, "Internal Server Error", "InternalServerError"))
             try:
                 if auth:
                     request["token"] = self.cloud.check_token(request.headers.get("X-Auth-Token"))
@@ -208,6 +210,8 @@ class Service:
                 log.exception("%s %s failed", request.method, request.path)
                 response = self.error_response(ApiError(500, "Internal Server Error", "InternalServerError"))
             self.decorate(request, response)
+            if await self.cloud.faults.after_call(self.type, request) and request.transport is not None:
+                request.transport.abort()  # done, but the client never hears it
             return response
         return run
 

@@ -18,15 +18,28 @@ clouds.yaml>` (or `Authorization: Bearer <same>`). Keys of the JSON body:
 - `delays` (object of seconds): `os_lb_provision`, `os_lb_update`, `os_lb_delete`,
   `os_server_boot`, `os_server_delete` (how long balancers and servers stay PENDING_*
   / BUILD); the answer shows them under `delays`.
+- `error_rates` (object: service type -> share 0..1): that share of the service's calls,
+  spread evenly (every 1/share-th call), answer 500 without doing anything.
+- `lost_answer_rates` (object: service type -> share 0..1): that share of the calls is
+  done, then the connection is closed without an answer (a client whose timeout struck
+  after the cloud acted).
+- `slow_answers` (list of {"method", "path", "seconds", "count"}): the next `count`
+  calls whose method and path (a prefix of the request's path) match are done, then
+  answered `seconds` late; the answer shows `held`, the answers held right now
+  (sandbox/slow.py).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 from aiohttp import web
+
+from ..slow import SlowAnswers
+from ..slow import parse as parse_slow_answers
 
 SERVICES = ("identity", "image", "network", "load-balancer", "compute")
 DELAYS = ("os_lb_provision", "os_lb_update", "os_lb_delete", "os_server_boot", "os_server_delete")
@@ -39,6 +52,11 @@ class Faults:
     lb_error_reason: str = "Sandbox fault: amphora failed to boot (compute instance went to ERROR)"
     unavailable: set[str] = field(default_factory=set)
     octavia_disabled: bool = False
+    error_rates: dict[str, float] = field(default_factory=dict)
+    lost_answer_rates: dict[str, float] = field(default_factory=dict)
+    slow: SlowAnswers = field(default_factory=SlowAnswers)
+    _calls: Counter = field(default_factory=Counter)
+    injected: Counter = field(default_factory=Counter)  # "error" / "lost" -> calls failed so far
 
     @classmethod
     def from_config(cls, config) -> Faults:
@@ -51,10 +69,33 @@ class Faults:
             return self.lb_error_reason
         return None
 
+    def _due(self, rates: dict[str, float], what: str, service_type: str) -> bool:
+        """True for `rate` of the calls, spread evenly (deterministic: every 1/rate-th call)."""
+        rate = rates.get(service_type, 0.0)
+        if rate <= 0:
+            return False
+        key = (what, service_type)
+        self._calls[key] += 1
+        n = self._calls[key]
+        due = int(n * rate) > int((n - 1) * rate)
+        if due:
+            self.injected[what] += 1
+        return due
+
+    def take_error(self, service_type: str) -> bool:
+        return self._due(self.error_rates, "error", service_type)
+
+    async def after_call(self, service_type: str, request) -> bool:
+        """Once the call is done: hold its answer if a slow answer matches; True if the answer is to be lost."""
+        await self.slow.hold(request)
+        return self._due(self.lost_answer_rates, "lost", service_type)
+
     def view(self) -> dict:
         return {"floating_ip_quota": self.floating_ip_quota, "lb_errors": self.lb_errors,
                 "lb_error_reason": self.lb_error_reason, "unavailable": sorted(self.unavailable),
-                "octavia_disabled": self.octavia_disabled}
+                "octavia_disabled": self.octavia_disabled, "error_rates": dict(self.error_rates),
+                "lost_answer_rates": dict(self.lost_answer_rates), "injected": dict(self.injected),
+                **self.slow.view()}
 
     def update(self, body: dict) -> None:
         """Validate everything first, then apply (ValueError names the bad key)."""
@@ -73,11 +114,22 @@ class Faults:
             elif key == "octavia_disabled":
                 if not isinstance(value, bool):
                     raise ValueError("octavia_disabled must be true or false")
+            elif key in ("error_rates", "lost_answer_rates"):
+                if not isinstance(value, dict) or any(
+                        k not in SERVICES or isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1
+                        for k, v in value.items()):
+                    raise ValueError(f"{key} must map some of {', '.join(SERVICES)} to a share between 0 and 1")
+                value = {k: float(v) for k, v in value.items()}
+            elif key == "slow_answers":
+                value = parse_slow_answers(value)
             else:
                 raise ValueError(f"unknown switch {key!r}")
             changes[key] = value
         for key, value in changes.items():
-            setattr(self, key, value)
+            if key == "slow_answers":
+                self.slow.rules = value
+            else:
+                setattr(self, key, value)
 
 
 class FaultsEndpoint:

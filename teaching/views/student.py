@@ -57,6 +57,7 @@ def student(request, cohort_id, session_id):
         **revision_step(session, request.GET.get("rev", "")),
         **lab_fragments.status_context(session),
         **lab_fragments.checklist_context(session),
+        **lab_fragments.path_context(session),
         **panel_context(session),
     }
     return render(request, "teaching/student.html", context)

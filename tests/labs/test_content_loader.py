@@ -35,9 +35,10 @@ def test_it_loads_the_loadbalancer_lab():
     assert lab.slug == "loadbalancer"
     assert (lab.duration_minutes, lab.extension_minutes, lab.warn_before_minutes) == (60, 30, 5)
     assert [c.key for c in lab.checks] == ["deployment-ready", "service-selects-pods", "external-ip",
-                                           "http-external-ip", "dns-sslip", "dns-record"]
+                                           "http-external-ip", "dns-sslip", "dns-record", "cleanup"]
     assert [c.key for c in lab.required_checks] == ["deployment-ready", "service-selects-pods", "external-ip",
-                                                    "http-external-ip"]
+                                                    "http-external-ip", "cleanup"]
+    assert lab.step("cleanup").checks == ("cleanup",)
     assert 4 <= len(lab.steps) <= 5
     assert lab.step("deploy").checks == ("deployment-ready", "service-selects-pods")
 

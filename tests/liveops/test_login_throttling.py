@@ -6,6 +6,13 @@ from axes.models import AccessAttempt
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Hash passwords cheaply (every attempt still checks one): the default hasher makes each attempt
+    cost a noticeable time, and the pause test must fail its attempts well within its one-second pause."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def attempt(client, username, password, address="203.0.113.7"):
     return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=address)
 

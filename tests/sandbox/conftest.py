@@ -110,7 +110,9 @@ def start_sandbox(extra: tuple[str, ...] = (), octet: int | None = None) -> Sand
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sandbox = SandboxProcess(proc, port, kubeconfig, dns_port, pod_cidr, node_cidr, lb_cidr)
-    deadline = time.monotonic() + 20
+    # As long as the cloud sandbox is given: parallel test workers start their sandboxes at once on a
+    # busy machine. The wait ends as soon as the sandbox says it is ready.
+    deadline = time.monotonic() + 60
     assert proc.stdout is not None
     while time.monotonic() < deadline:
         ready, _, _ = select.select([proc.stdout], [], [], 0.5)

@@ -192,6 +192,9 @@ MATRIX: dict[str, Entry] = {
     "labs:object_delete": Entry(session_args("services", "web"), {"POST": SESSION_CHANGE}),
     "labs:object_scale": Entry(session_args("web"), {"POST": SESSION_CHANGE}, data=lambda w: {"replicas": "0"}),
     "labs:object_restart": Entry(session_args("web"), {"POST": SESSION_CHANGE}),
+    "labs:object_pause": Entry(session_args("web"), {"POST": SESSION_CHANGE}),
+    "labs:object_resume": Entry(session_args("web"), {"POST": SESSION_CHANGE}),
+    "labs:object_rollback": Entry(session_args("web"), {"POST": SESSION_CHANGE}, data=lambda w: {"revision": "1"}),
     "teaching:home": Entry(no_args, {"GET": INSTRUCTORS}),
     "teaching:create": Entry(no_args, {"GET": INSTRUCTORS, "POST": INSTRUCTORS},
                              data=lambda w: {"name": "New cohort", "lab_slug": LAB_SLUG, "stuck_minutes": "10"}),
@@ -330,7 +333,8 @@ CELLS = [(key, method, role, outcome) for key, entry in MATRIX.items() for metho
 @pytest.fixture
 def no_queue(monkeypatch):
     """The live panel's changes are queued with .delay(): keep them here (no worker runs in this suite)."""
-    for task in (object_tasks.delete_object, object_tasks.scale_deployment, object_tasks.restart_deployment):
+    for task in (object_tasks.delete_object, object_tasks.scale_deployment, object_tasks.restart_deployment,
+                 object_tasks.pause_deployment, object_tasks.resume_deployment, object_tasks.rollback_deployment):
         monkeypatch.setattr(task, "delay", lambda *args, **kwargs: None)
 
 
@@ -402,6 +406,10 @@ CLOSED = "closed 4403"
 SOCKETS = {
     "ws/sessions/<uuid:session_id>/": (lambda w: f"/ws/sessions/{w.session.id}/", roles(
         CLOSED, owner=ACCEPTED, instructor=ACCEPTED, admin=ACCEPTED)),
+    # A pod's log, followed in its dialog: read like the session (instructors watch, only the student acts).
+    "ws/sessions/<uuid:session_id>/pods/<str:name>/logs/": (lambda w: f"/ws/sessions/{w.session.id}/pods/web-1/logs/",
+                                                             roles(CLOSED, owner=ACCEPTED, instructor=ACCEPTED,
+                                                                   admin=ACCEPTED)),
     "ws/teaching/cohorts/<int:cohort_id>/": (lambda w: f"/ws/teaching/cohorts/{w.cohort.pk}/", roles(
         CLOSED, instructor=ACCEPTED, admin=ACCEPTED)),
     "ws/admin/credentials/<int:credential_id>/test/": (lambda w: f"/ws/admin/credentials/{w.credential.pk}/test/",

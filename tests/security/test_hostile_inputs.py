@@ -336,7 +336,8 @@ def object_url(route, session, *args):
 OBJECT_ACTIONS = [("GET", "labs:object_describe", "services"), ("GET", "labs:object_yaml", "deployments"),
                   ("POST", "labs:object_edit", "deployments"), ("POST", "labs:object_delete", "services"),
                   ("POST", "labs:object_scale", None), ("POST", "labs:object_restart", None),
-                  ("GET", "labs:object_logs", None)]
+                  ("GET", "labs:object_logs", None), ("POST", "labs:object_pause", None),
+                  ("POST", "labs:object_resume", None), ("POST", "labs:object_rollback", None)]
 
 
 @pytest.mark.parametrize("method,route,kind", OBJECT_ACTIONS, ids=[a[1].split(":")[1] for a in OBJECT_ACTIONS])

@@ -13,6 +13,7 @@ from keystoneauth1 import exceptions as ks
 from openstack import exceptions as sdk
 
 from ..base import BalancerFailed, Retry
+from ..errors import TRANSIENT_RETRY
 
 _VERSION = re.compile(r"/v\d+(\.\d+)?$")
 SECRET_KEYS = ("password", "secret", "token")
@@ -96,7 +97,7 @@ def failure_of(conn, e: Exception) -> Exception:
                       requests.Timeout)):
         return BalancerFailed("cloud-unreachable", "The cloud could not be reached.",
                               "Check the credential's Identity URL; if it is right, the cloud may be down for a "
-                              "while.", retry_after=60)
+                              "while.", retry_after=TRANSIENT_RETRY)
     if isinstance(e, ks.HttpError):
         status = e.http_status or 0
         service, details = service_of(conn, getattr(e, "url", None)), scrub(conn, e.message or "")
@@ -123,7 +124,7 @@ def failure_of(conn, e: Exception) -> Exception:
     if status >= 500:
         return BalancerFailed("cloud-unavailable", f"{what} is unavailable (HTTP {status}).",
                               "Nothing to change here: it is tried again shortly. If it lasts, ask the cloud's "
-                              "administrator.", retry_after=30)
+                              "administrator.", retry_after=TRANSIENT_RETRY)
     return BalancerFailed("cloud-refused", f"{what} refused the request (HTTP {status})"
                           + (f": {details}" if details else "."),
                           "Check the cluster's subnet and the credential's floating network in the admin.",

@@ -34,7 +34,8 @@ def test_it_passes_every_cluster_check_on_a_finished_lab():
     assert result["external-ip"].state == "passed"
     assert "127.31.129.5" in result["external-ip"].message
     assert [s.key for s in evaluate(session, sb.healthy())] == [
-        "deployment-ready", "service-selects-pods", "external-ip", "http-external-ip", "dns-sslip", "dns-record"]
+        "deployment-ready", "service-selects-pods", "external-ip", "http-external-ip", "dns-sslip", "dns-record",
+        "cleanup"]
 
 
 def test_it_waits_for_everything_in_an_empty_namespace():
@@ -190,8 +191,9 @@ def test_it_records_when_a_check_was_first_reached_and_shows_a_regression():
 
     html = render_to_string("labs/fragments/checklist.html", fragments.checklist_context(session, state=broken))
     assert 'id="checklist"' in html
-    assert "was reached at" in html
-    assert 'data-check="deployment-ready" data-state="waiting"' in html
+    assert f"reached at <time datetime=\"{reached.isoformat()}\">" in html or "reached at <time" in html
+    assert "now: Deployment lb-test: 1/3 replicas ready. — it no longer passes" in html
+    assert 'data-check="deployment-ready" data-state="waiting" data-reached="true"' in html
     assert 'data-check="external-ip" data-state="passed"' in html
 
 

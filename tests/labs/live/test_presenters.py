@@ -158,7 +158,8 @@ def test_it_lists_endpoints():
     endpoints = {"subsets": [{"addresses": [{"ip": f"10.0.0.{i}"} for i in range(1, 5)],
                               "notReadyAddresses": [{"ip": "10.0.0.9"}], "ports": [{"port": 80}]}]}
     shown = presenters.endpoint_addresses(endpoints)
-    assert shown == {"text": "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 1 more...", "ready": 4, "not_ready": 1}
+    assert shown == {"text": "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 1 more...", "ready": 4, "not_ready": 1,
+                     "shown": ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"], "more": 1}
 
 
 def test_it_orders_events_newest_first_and_caps_them():
@@ -175,3 +176,16 @@ def test_it_orders_events_newest_first_and_caps_them():
     assert shown["events"][0]["object"] == "pod/web-1"
     assert shown["events"][0]["age"]["text"] == "61s"
     assert [e["tone"] for e in shown["events"] if e["name"] == "e3"] == []  # beyond the cap
+
+
+def test_it_presents_the_session_namespace_with_its_quota_and_defaults():
+    shown = presenters.present_lab_namespace(
+        "lab-a", "ending", {"liveops.dev/session": "abc", "app.kubernetes.io/managed-by": "liveops-labs"},
+        {"hard": {"pods": "10", "requests.cpu": "2"}},
+        {"limits": [{"type": "Container", "defaultRequest": {"cpu": "100m", "memory": "64Mi"}, "default": {"cpu": "200m"}}]},
+    )
+    assert (shown["status"], shown["tone"]) == ("Terminating", "busy")
+    assert shown["labels"] == ["app.kubernetes.io/managed-by=liveops-labs", "liveops.dev/session=abc"]
+    assert shown["quota"] == [("pods", "10"), ("requests.cpu", "2")]
+    assert shown["defaults"] == [{"what": "request", "cpu": "100m", "memory": "64Mi"},
+                                 {"what": "limit", "cpu": "200m", "memory": ""}]

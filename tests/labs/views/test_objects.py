@@ -108,7 +108,9 @@ def test_it_shows_pod_logs(client, lab):
     assert r.status_code == 200
     body = r.content.decode()
     assert f"pod/{pod}" in body and "logs" in body
-    assert '<pre class="object-text">' in body
+    assert 'data-testid="log-text"' in body
+    # The dialog follows the log live over its own socket.
+    assert f'ws-connect="/ws/sessions/{session.id}/pods/{pod}/logs/?lines=5"' in body
 
 
 def test_it_queues_a_delete(client, lab, monkeypatch):
@@ -289,11 +291,11 @@ def test_it_caps_pod_logs_in_bytes_as_well_as_lines(client, lab, monkeypatch):
     user, session, pod = lab
     client.force_login(user)
     full = client.get(url("object_logs", session, pod) + "?lines=2000").content.decode()
-    full_text = re.search(r'<pre class="object-text">(.*?)</pre>', full, re.S).group(1)
+    full_text = re.search(r'data-testid="log-text">(.*?)</pre>', full, re.S).group(1)
     assert len(full_text) > 40
     monkeypatch.setattr(objects, "MAX_LOG_BYTES", 40)
     capped = client.get(url("object_logs", session, pod) + "?lines=2000").content.decode()
-    capped_text = re.search(r'<pre class="object-text">(.*?)</pre>', capped, re.S).group(1)
+    capped_text = re.search(r'data-testid="log-text">(.*?)</pre>', capped, re.S).group(1)
     assert len(capped_text.encode()) <= 40 < len(full_text.encode())
 
 

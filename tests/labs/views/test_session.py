@@ -64,3 +64,32 @@ def test_it_keeps_an_ended_session_readable(client, make_user):
     body = r.content.decode()
     assert "Ended" in body and "time is up" in body
     assert "Revision 1" in body
+
+
+@pytest.mark.parametrize("state", ["ending", "ended", "failed"])
+def test_it_shows_a_lab_that_no_longer_runs_read_only(client, make_user, dns_settings, state):
+    user = make_user()
+    session = make_session(user, state=state, draft="kind: Service # kept\n")
+    client.force_login(user)
+    r = client.get(f"/sessions/{session.id}/")
+    body = r.content.decode()
+    assert r.context["read_only"] is True and r.context["watching"] is False
+    assert 'data-testid="read-only-text"' in body and "kind: Service # kept" in body
+    for control in ("data-yaml-editor", "manifest-form\" class", ">Apply</button>", "dns-form", "Insert Deployment",
+                    "Extend", "editor/editor.js", "Watching"):
+        assert control not in body, control
+    assert 'data-ended="true"' in body
+    assert ("This lab is ending" if state == "ending" else "This lab has ended") in body
+    assert "what it shows can no longer be changed." in body
+
+
+@pytest.mark.parametrize("state", ["provisioning", "ready"])
+def test_it_lets_the_student_edit_a_running_lab(client, make_user, dns_settings, state):
+    user = make_user()
+    session = make_session(user, state=state)
+    client.force_login(user)
+    r = client.get(f"/sessions/{session.id}/")
+    body = r.content.decode()
+    assert r.context["read_only"] is False
+    assert "data-yaml-editor" in body and ">Apply</button>" in body and 'data-ended="true"' not in body
+    assert "dns-form" in body and "End lab" in body

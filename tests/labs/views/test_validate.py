@@ -132,7 +132,10 @@ def test_it_gives_the_page_the_limits_it_names_when_a_request_is_refused(client,
     client.force_login(user)
     body = client.get(f"/sessions/{session.id}/").content.decode()
     assert 'data-max-bytes="20000"' in body and 'data-upload-limit="2621440"' in body
-    assert 'id="request-error"' in body and "htmx:responseError" in body
+    assert 'id="request-error"' in body and "js/workspace.js" in body
+    # The page's script says why a refused request was not checked (htmx drops answers that are not 2xx).
+    script = (settings.BASE_DIR / "static" / "js" / "workspace.js").read_text()
+    assert "htmx:responseError" in script and "request-error" in script
 
 
 def test_it_refuses_a_protocol_in_lower_case(client, make_user):
