@@ -215,3 +215,17 @@ document.addEventListener('click', function (event) {
     if (fromEditor(event) && event.detail.successful) { box.hidden = true; box.textContent = ''; }
   });
 })();
+
+// A validation the editor fires for the text just sent (by Apply, Dry run, Check or an earlier validation)
+// would only replace that answer, e.g. Apply's "nothing was applied": skip it. The Check button always asks.
+(function () {
+  var form = document.getElementById('manifest-form'), textarea = document.getElementById('manifest');
+  if (!form || !textarea) return;
+  var lastSent = null;
+  document.addEventListener('htmx:beforeRequest', function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (!elt || !form.contains(elt)) return;
+    if (elt === textarea && textarea.value === lastSent) { event.preventDefault(); return; }
+    lastSent = textarea.value;
+  });
+})();

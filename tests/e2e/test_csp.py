@@ -87,8 +87,10 @@ def test_the_student_pages_and_the_lab_run_under_the_policy(live, browser, make_
         page.evaluate("LiveOpsEditor.setValue('apiVersion: apps/v1\\nkind: Deployment\\nreplica: 3\\n')")
         lines = page.locator(".monaco-editor .view-line")
         expect(lines.nth(2)).to_contain_text("replica: 3")
-        tops = [lines.nth(i).bounding_box()["y"] for i in range(3)]
-        assert tops == sorted(set(tops)), tops
+        # Read in one go: Monaco may redraw its lines between two separate reads.
+        tops = page.evaluate("() => [...document.querySelectorAll('.monaco-editor .view-line')].slice(0, 3)"
+                             ".map(line => line.getBoundingClientRect().top)")
+        assert len(tops) == 3 and len(set(tops)) == 3, tops  # blocked style attributes would stack them at 0
         # ... and its YAML worker checks the text against the schema (a web worker under worker-src).
         poll(page, "LiveOpsEditor.monaco.editor.getModelMarkers({}).some(m => /replica/.test(m.message))")
     finally:

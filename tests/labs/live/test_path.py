@@ -314,9 +314,14 @@ def _observed_when(api, session, ready):
 
 
 def _serving(state, target):
-    """Settled: 3 ready endpoints, and the Deployment counts its 3 pods ready too."""
+    """Settled: 3 ready endpoints, the Deployment counts its 3 pods ready, and the pods listed are ready too
+    (the kinds are listed one after another, so one list can be older than the next)."""
     deployment = state["deployments"].get("lb-test") or {}
-    return target["ready"] == 3 and (deployment.get("status") or {}).get("readyReplicas") == 3
+    pods = list(state.get("pods", {}).values())
+    ready_pods = [p for p in pods if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                         for c in (p.get("status") or {}).get("conditions") or [])]
+    return (target["ready"] == 3 and (deployment.get("status") or {}).get("readyReplicas") == 3
+            and len(pods) == len(ready_pods) == 3)
 
 
 def test_it_finds_a_target_port_nothing_serves_on_the_sandbox(lab):
