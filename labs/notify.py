@@ -13,6 +13,7 @@ import uuid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from clouds.watch import state as observed
 from labs.signals import session_notified
 
 logger = logging.getLogger(__name__)
@@ -44,3 +45,16 @@ def notify_session(session_id, what: str) -> None:
     for receiver, result in session_notified.send_robust(sender=None, session_id=session_id, what=what):
         if isinstance(result, Exception):
             logger.error("%s failed on session %s: %r", receiver, session_id, result)
+
+
+def changed_since_drawn(part: str, session_id: uuid.UUID, digest: str) -> bool:
+    """Whether a part of the session's page shows something else than when last drawn (`digest` of what it
+    shows, kept a day in Redis). Without Redis, True: redraw every time rather than miss a change."""
+    key = f"liveops:{part}:{session_id.hex}"
+    try:
+        r = observed.client()
+        previous = r.getset(key, digest)
+        r.expire(key, 24 * 3600)
+    except Exception:  # noqa: BLE001
+        return True
+    return previous is None or previous.decode() != digest

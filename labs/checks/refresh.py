@@ -14,7 +14,7 @@ from labs.checks.evaluation import evaluate, save_checks
 from labs.checks.targets import lb_target
 from labs.content_loader import lab_or_none
 from labs.models import LabSession
-from labs.notify import notify_session
+from labs.notify import changed_since_drawn, notify_session
 from labs.signals import checklist_evaluated
 
 log = logging.getLogger(__name__)
@@ -33,15 +33,9 @@ def refresh_checks(session: LabSession, state: dict, probes: dict | None = None)
     record_completion(session, statuses)
     diagnoses = diagnose(session, state, statuses, lab=lab, probes=probes)
     digest = _visible_digest(statuses, diagnoses)
-    key = f"liveops:checklist:{session.id.hex}"
-    try:
-        r = observed.client()
-        previous = r.getset(key, digest)
-        r.expire(key, 24 * 3600)
-    except Exception:  # noqa: BLE001 - without Redis, notify every time
-        previous = None
+    changed = changed_since_drawn("checklist", session.id, digest)
     _notify_dns_when_address_changes(session, state)
-    if previous is not None and previous.decode() == digest:
+    if not changed:
         return False
     for receiver, result in checklist_evaluated.send_robust(sender=None, session=session, statuses=statuses,
                                                             diagnoses=diagnoses):

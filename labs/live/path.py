@@ -25,14 +25,13 @@ from clouds.kube.objects import (
     ready_addresses,
 )
 from clouds.models import ServiceBalancer
-from clouds.watch import state as observed
 from labs.checks import diagnose, lb_target, load_state, stored_probes, target_signature
 from labs.checks.diagnosis import labels_text
 from labs.checks.dns import sslip_names
 from labs.content_loader import lab_or_none
 from labs.live.presenters import pod_status
 from labs.models import DnsRecord, LabSession
-from labs.notify import notify_session
+from labs.notify import changed_since_drawn, notify_session
 from labs.signals import checklist_evaluated
 
 log = logging.getLogger(__name__)
@@ -464,14 +463,7 @@ def redraw_path(session: LabSession, state: dict | None = None) -> bool:
     except Exception:  # noqa: BLE001 - the path follows with the next change; the caller goes on
         log.exception("could not draw the traffic path of session %s", session.pk)
         return False
-    key = f"liveops:path:{session.id.hex}"
-    try:
-        r = observed.client()
-        previous = r.getset(key, digest)
-        r.expire(key, 24 * 3600)
-    except Exception:  # noqa: BLE001 - without Redis, redraw every time
-        previous = None
-    if previous is not None and previous.decode() == digest:
+    if not changed_since_drawn("path", session.id, digest):
         return False
     notify_session(session.id, "path")
     return True
