@@ -102,11 +102,12 @@ class Service:
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not print {text!r} in {timeout}s:\n{self.log()[-3000:]}")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM, then SIGKILL after `timeout` seconds."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(10)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)

@@ -17,7 +17,9 @@ def test_it_cascades_namespace_deletion_and_releases_the_load_balancer(sandbox):
     pod_ips = [p["status"]["podIP"] for p in get_json(sandbox, "-n", ns, "pods")["items"]]
 
     sandbox.kubectl("delete", "namespace", ns, "--wait=false")
-    assert get_json(sandbox, "namespace", ns)["status"]["phase"] == "Terminating"
+    # Terminating while its contents go (the namespace controller may already have finished when we look).
+    seen = sandbox.kubectl("get", "namespace", ns, "-o", "jsonpath={.status.phase}", check=False)
+    assert seen.returncode != 0 or seen.stdout == "Terminating", seen.stdout
 
     wait_for(lambda: sandbox.kubectl("get", "namespace", ns, check=False).returncode != 0, timeout=20,
              message="namespace gone")

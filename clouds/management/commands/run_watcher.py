@@ -29,3 +29,4 @@ class Command(BaseCommand):
         finally:
             watcher.stop()
             self.stdout.write("watcher stopped")
+            self.stdout.flush()
