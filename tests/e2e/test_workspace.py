@@ -39,7 +39,12 @@ def _serious_violations(page) -> list[str]:
 
 
 def _in_viewport(page, locator, what):
-    box = locator.bounding_box()
+    box = None
+    for _ in range(50):  # a fragment redrawn over the socket is replaced whole: look again once it is back
+        box = locator.bounding_box()
+        if box is not None:
+            break
+        page.wait_for_timeout(100)
     size = page.viewport_size
     assert box is not None, f"{what} is not drawn"
     assert box["x"] >= 0 and box["y"] >= 0, f"{what} starts outside the window: {box}"
