@@ -156,9 +156,12 @@ class Stack:
         wait_for_port(self.web_port, timeout=30)
         return svc
 
-    def start_worker(self, concurrency: int = 4) -> Service:
-        svc = self.start("celery-worker", [PYTHON, "-m", "celery", "-A", "liveops", "worker", "-l", "info",
-                                           "--concurrency", str(concurrency), "-n", f"bench-{os.getpid()}@%h"])
+    def start_worker(self, concurrency: int = 4, queues: str = "") -> Service:
+        """A prefork Celery worker (every queue, unless `queues`, e.g. "live")."""
+        name = f"celery-{queues}" if queues else "celery-worker"
+        svc = self.start(name, [PYTHON, "-m", "celery", "-A", "liveops", "worker", "-l", "info",
+                                "--concurrency", str(concurrency), "-n", f"bench-{queues or 'all'}-{os.getpid()}@%h",
+                                *(["-Q", queues] if queues else [])])
         svc.wait_for_log("ready", timeout=60)
         return svc
 
@@ -330,3 +333,74 @@ def run_main(parser, run) -> int:
     except KeyboardInterrupt:
         print("interrupted; stopped everything")
         return 130
+
+
+# -- sampling profiles (py-spy, when installed) ----------------------------------
+
+
+def start_profiler(pid: int, output: Path, rate: int = 50):
+    """Sample a process and its children with py-spy (when installed) into `output` as raw stacks; None
+    without py-spy. Threads that wait on a socket or a lock are left out; one that waits for a CPU on a busy
+    machine is not, so the shares say where the time of the working threads went."""
+    import subprocess
+
+    spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+    if not os.path.exists(spy):
+        print("py-spy is not installed (.venv/bin/pip install py-spy): no profile", file=sys.stderr)
+        return None
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", str(rate),
+                             "--format", "raw", "--output", str(output)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(profiler) -> None:
+    """Stop sampling; py-spy writes its file on SIGINT."""
+    if profiler is None:
+        return
+    profiler.send_signal(signal.SIGINT)
+    try:
+        profiler.wait(30)
+    except Exception:  # noqa: BLE001
+        profiler.kill()
+
+
+def profile_summary(path: Path, top: int = 25) -> str:
+    """The functions of the product (and then any) found in most samples of a raw py-spy file: inclusive
+    share (the function or what it called) and own share (the function itself was running)."""
+    if not path.exists():
+        return "  (no profile)"
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (", 1)[0] + " " + _short(f) for f in stack.split(";")[1:]]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+    if not total:
+        return "  (no samples)"
+    # py-spy names files relative to their sys.path entry: the product's are those found in this tree.
+    ours = sorted((f for f in inclusive if _in_product(f)), key=inclusive.get, reverse=True)
+    rows = [(f, 100 * inclusive[f] / total, 100 * own.get(f, 0) / total) for f in ours[:top]]
+    hottest = sorted(own, key=own.get, reverse=True)[:10]
+    rows += [("(own) " + f, 100 * inclusive[f] / total, 100 * own[f] / total) for f in hottest]
+    return table(rows, (f"{total} samples", "incl %", "own %"))
+
+
+def _in_product(frame: str) -> bool:
+    where = frame.rpartition(" (")[2].rstrip(")")
+    return bool(where) and not where.startswith(("bench/", "tests/")) and (BASE / where).is_file()
+
+
+def _short(frame: str) -> str:
+    """`fn (path/to/file.py:12)` -> `(path/to/file.py)`: one entry per function, not per line."""
+    if " (" not in frame:
+        return ""
+    where = frame.split(" (", 1)[1].rstrip(")")
+    return "(" + where.rsplit(":", 1)[0] + ")"

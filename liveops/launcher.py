@@ -158,6 +158,9 @@ def main():
                                     "-Q", "celery", "-n", "worker@%h"])
         sup.start("celery-balancers", [PY, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--concurrency", "2",
                                        "-Q", "balancers", "-n", "balancers@%h"])
+        # What follows a settled namespace (checks, traffic path): short tasks, never behind an apply.
+        sup.start("celery-live", [PY, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--concurrency", "2",
+                                  "-Q", "live", "-n", "live@%h"])
         sup.start("celery-beat", [PY, "-m", "celery", "-A", "liveops", "beat", "-l", "info",
                                   "-s", str(VAR / "celerybeat-schedule")])
         sup.start("watcher", [PY, "manage.py", "run_watcher"])

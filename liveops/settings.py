@@ -154,7 +154,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("LIVEOPS_DB_PATH", str(VAR_DIR / "db.sqlite3")),
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # WAL: readers (pages, sockets) no longer wait for a writer (the Celery worker's progress) nor
+            # the reverse, and a commit costs no fsync of the whole file (a class start writes thousands).
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"},
             # Live-server tests need a file-based test database shared by processes.
             # (one file per test run, so that concurrent runs do not share it).
             "TEST": {"NAME": os.environ.get("LIVEOPS_TEST_DB_PATH", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))},
@@ -162,6 +165,8 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Passwords are stored with Django's default hashers (PBKDF2 first). Only the test run hashes them
+# quickly, in its own settings module (tests/settings.py) that no deployment loads.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -216,12 +221,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # The load-balancer controller's passes have a queue of their own: a lab's cleanup waits (in its task)
 # for the controller to release the balancer, so when cleanups fill every process of a worker, a
 # controller sharing that pool could never run (each cleanup would time out). A worker started
-# without -Q serves both queues (tests do); `make run`, the compose file and the Kubernetes manifests
-# run one worker with `-Q celery` and one with `-Q balancers`.
+# without -Q serves every queue (tests do); `make run`, the compose file and the Kubernetes manifests
+# run one worker with `-Q celery`, one with `-Q balancers` and one with `-Q live`.
+# The `live` queue carries what follows a settled namespace (checks, probes queued, the traffic path):
+# short tasks the student waits to see, which must not wait behind applies and cleanups, and which the
+# watcher hands on rather than running them itself (it must keep passing changes on to the pages).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery", Exchange("celery"), routing_key="celery"),
-                      Queue("balancers", Exchange("balancers"), routing_key="balancers"))
-CELERY_TASK_ROUTES = {"clouds.reconcile_balancer": {"queue": "balancers", "routing_key": "balancers"}}
+                      Queue("balancers", Exchange("balancers"), routing_key="balancers"),
+                      Queue("live", Exchange("live"), routing_key="live"))
+CELERY_TASK_ROUTES = {"clouds.reconcile_balancer": {"queue": "balancers", "routing_key": "balancers"},
+                      "labs.settle_namespace": {"queue": "live", "routing_key": "live"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-lab-sessions": {"task": "labs.tasks.expire_sessions", "schedule": 30.0},
     "sweep-cloud-balancers": {"task": "clouds.sweep_balancers", "schedule": 600.0},
@@ -290,6 +300,7 @@ CELERY_IMPORTS = (
     "labs.revisions.run",
     "labs.checks.probes",
     "labs.live.actions",
+    "labs.live.watching",
     "teaching.actions",
     "clouds.loadbalancers.tasks",
     "clouds.openstack.testing",

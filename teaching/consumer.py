@@ -12,6 +12,7 @@ import logging
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from labs.live import redis_watch
 from labs.models import Cohort
 from teaching.access import teaches
 from teaching.fragments import render_dashboard
@@ -47,10 +48,12 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         self.group = cohort.group_name
         await self.channel_layer.group_add(self.group, self.channel_name)
+        redis_watch.register(self, "resync")  # after a Redis outage, not only at the next minute's redraw
         await self.resync()
         self.ticker = asyncio.ensure_future(self._tick())
 
     async def disconnect(self, code):
+        redis_watch.unregister(self)
         if self.ticker:
             self.ticker.cancel()
         if self.group:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from keystoneauth1 import exceptions as ks
 from openstack import exceptions as sdk
@@ -16,6 +17,22 @@ logger = logging.getLogger(__name__)
 # each failure up to its cap, as Kubernetes' own service controller does (5 s to 300 s). Other
 # refusals wait longer.
 TRANSIENT_RETRY = 5.0
+
+
+def busy_delay(since, first: float, cap: float) -> float:
+    """When to look again at a resource the cloud is still working on (a balancer PENDING_*, a server in
+    BUILD or being deleted), `since` being the cloud's time stamp of when that work began: a quarter of
+    the time it has been busy so far, at least `first`, at most `cap`. Work just asked for is looked at
+    again soon; work that takes long is looked at less and less often (no pass wasted every second on a
+    slow cloud), yet never more than `cap` after it is done. No readable stamp: `first`."""
+    try:
+        began = datetime.fromisoformat(str(since).replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return first
+    if began.tzinfo is None:
+        began = began.replace(tzinfo=UTC)
+    busy = (datetime.now(UTC) - began).total_seconds()
+    return min(max(first, busy / 4), cap)
 
 
 def _status(exc: BaseException) -> int | None:

@@ -42,6 +42,7 @@ CONNECT_TIMEOUT = 5
 LIST_TIMEOUT = 30
 MAX_BACKOFF = 30.0
 HEARTBEAT_INTERVAL = 5.0
+STOP_TIMEOUT = 5.0  # seconds stop() waits, in all, for a cluster's threads (they are daemons: exit goes on)
 
 
 class Expired(Exception):
@@ -59,7 +60,10 @@ def settle(key) -> None:
     subscription, cluster_id, namespace, owner = key
     close_old_connections()
     try:
-        state = live_state.load_namespace(cluster_id, namespace) if namespace else {}
+        if not subscription.settled_state:
+            state = None
+        else:
+            state = live_state.load_namespace(cluster_id, namespace) if namespace else {}
         subscription.on_settled(cluster_id, namespace, owner, state)
     finally:
         close_old_connections()
@@ -115,14 +119,20 @@ class ClusterWatcher:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
+    def begin_stop(self) -> None:
+        """Tell every thread to end, and end their watches' reads now: a thread blocked reading a quiet
+        watch would otherwise wait for its next line (a bookmark, up to a minute away)."""
         self._stopping.set()
         with self._sync_cond:
             self._sync_cond.notify_all()
         for resp in list(self._responses.values()):
             _shutdown(resp)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        self.begin_stop()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(5)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.api_client.close()
 
     @property
@@ -184,6 +194,8 @@ class ClusterWatcher:
         self._responses[kind] = resp
         self.open_watches[kind] += 1
         try:
+            if self.stopping:  # stop() began while this watch was opening: it did not see the response
+                raise Stopped()
             for line in iter_resp_lines(resp):
                 if self.stopping:
                     raise Stopped()
@@ -215,6 +227,8 @@ class ClusterWatcher:
 
     def _informer(self, kind: str, relist, on_event, version: str | None = None) -> None:
         """List, then watch from the list's version; relist when the version expired."""
+        if self.stopping:  # stopped while this thread was still starting (a first import can take seconds)
+            raise Stopped()
         if version is None:
             version = relist()
         while not self.stopping:
@@ -393,6 +407,13 @@ class ClusterWatcher:
 
 
 def _shutdown(resp) -> None:
+    """End a read blocked on a watch's response, from another thread (urllib3's own way first: it keeps
+    the socket even where http.client has let go of the connection's `sock`)."""
+    try:
+        resp.shutdown()
+        return
+    except Exception:
+        pass
     try:
         sock = resp.connection.sock if getattr(resp, "connection", None) else None
         if sock is not None:
@@ -484,6 +505,8 @@ class Watcher:
 
     def stop(self) -> None:
         self._stop.set()
+        for watcher in list(self.clusters.values()):
+            watcher.begin_stop()  # every cluster's threads end together, not one cluster after another
         for watcher in list(self.clusters.values()):
             watcher.stop()
         self.clusters.clear()

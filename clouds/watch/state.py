@@ -78,8 +78,17 @@ def empty_state() -> dict[str, dict[str, dict]]:
 
 def load_namespace(cluster_id, namespace: str) -> dict[str, dict[str, dict]]:
     """{kind: {name: object}} for every kind of KINDS (empty dicts when none)."""
+    return state_from_raw(client().hgetall(_ns_key(cluster_id, namespace)))
+
+
+def namespace_key(cluster_id, namespace: str) -> str:
+    """The namespace's hash, for a reader that fetches it with other keys (state_from_raw decodes it)."""
+    return _ns_key(cluster_id, namespace)
+
+
+def state_from_raw(raw: dict[bytes, bytes]) -> dict[str, dict[str, dict]]:
+    """The state held by the namespace's raw hash (as HGETALL returns it)."""
     state = empty_state()
-    raw = client().hgetall(_ns_key(cluster_id, namespace))
     for field, value in raw.items():
         kind, _, name = field.decode().partition("/")
         if kind in state:

@@ -12,7 +12,9 @@ held by the one watcher process: a new subscriber never opens a watch.
   as (group, message) pairs (each carries the object's whole state).
 - `on_settled(cluster_id, namespace, owner, state)` runs in a worker thread,
   debounced per namespace, with the namespace's whole observed state: for work
-  that reads the database or queues tasks (checks, controllers).
+  that reads the database or queues tasks (checks, controllers). A subscription
+  that only hands the work on (to a task that reads the state itself) sets
+  `settled_state=False` and gets None: the watcher then does not load it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ class Subscription:
     namespace_label: str | None  # None: cluster-scoped kinds only
     kinds: tuple[str, ...]
     on_change: Callable[[Change], Iterable[tuple[str, dict]]] | None = None
-    on_settled: Callable[[object, str, str, dict], None] | None = None
+    on_settled: Callable[[object, str, str, dict | None], None] | None = None
+    settled_state: bool = True  # whether on_settled needs the namespace's observed state (else None)
 
 
 _lock = threading.Lock()

@@ -27,6 +27,7 @@ from django.utils.text import slugify
 
 from clouds.watch.state import client
 from labs.models import DnsRecord, LabSession, SessionLog
+from labs.notify import session_changed
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,12 @@ OUTCOME_TTL = 24 * 3600
 
 
 def _outcome_key(session: LabSession) -> str:
-    return f"liveops:dns-outcome:{session.pk.hex}"
+    return outcome_key(session.pk)
+
+
+def outcome_key(session_id) -> str:
+    """Where the form's last outcome is kept (the session's cached resync reads it: it is part of the panel)."""
+    return f"liveops:dns-outcome:{session_id.hex}"
 
 
 def remember_outcome(session: LabSession, *, message: str = "", error: str = "", error_field: str = "",
@@ -303,6 +309,7 @@ def remember_outcome(session: LabSession, *, message: str = "", error: str = "",
         client().set(_outcome_key(session), json.dumps(outcome), ex=OUTCOME_TTL)
     except Exception:  # noqa: BLE001 - without Redis, the answer itself still shows the outcome
         log.warning("could not keep the DNS form's outcome of session %s", session.pk)
+    session_changed(session.pk)  # a resync drawn while it changed is not kept as the present
 
 
 def last_outcome(session: LabSession) -> dict:

@@ -21,6 +21,7 @@ def provision_session(session_id: str) -> None:
     session = LabSession.objects.select_related("cluster").filter(pk=session_id).first()
     if session is None or session.state != LabSession.State.PROVISIONING:
         return
+    began = timezone.now()
     try:
         namespace.provision(session, reporter(session))
     except namespace.ProvisioningError as exc:
@@ -29,11 +30,12 @@ def provision_session(session_id: str) -> None:
         if failed:
             session.record("error", str(exc))
     else:
+        ready_at = timezone.now()
         updated = LabSession.objects.filter(pk=session.pk, state=LabSession.State.PROVISIONING).update(
-            state=LabSession.State.READY, ready_at=timezone.now(), progress=""
+            state=LabSession.State.READY, ready_at=ready_at, progress=""
         )
         if updated:
-            session.record("ready", f"Namespace {session.namespace} is ready")
+            session.record("ready", f"Namespace {session.namespace} is ready: {timing(session, began, ready_at)}")
         else:
             # The student ended the lab while it was being prepared: the cleanup may have run
             # before the namespace existed, so remove what was just created.
@@ -44,6 +46,15 @@ def provision_session(session_id: str) -> None:
                 except namespace.ProvisioningError as exc:
                     session.record("error", f"Cleanup after an early end failed: {exc}")
     notify_session(session.pk, "status")
+
+
+def timing(session: LabSession, began, ready_at) -> str:
+    """Where a start's time went, for the session's history: waiting for a free worker (many students
+    starting at once) apart from the preparation itself (a slow cluster)."""
+    prepared = f"prepared in {(ready_at - began).total_seconds():.2f} s"
+    if session.ready_at is not None:  # prepared again (the cluster lost it): when it was asked is not kept
+        return prepared
+    return f"waited {max(0.0, (began - session.created).total_seconds()):.2f} s for a worker, {prepared}"
 
 
 def reprovision_missing_namespaces(namespace_exists) -> list[LabSession]:

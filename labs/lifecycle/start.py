@@ -69,11 +69,13 @@ def start_session(user, lab_slug: str, cohort: Cohort | None = None) -> tuple[La
     session.expires_at = timezone.now() + timedelta(minutes=minutes)
     session.progress = "Waiting for a worker to prepare your namespace"
     try:
+        # The session, its history's first line and its provisioning task go together: a session saved
+        # without its task would wait for a worker forever, and every later Start would return it.
         with transaction.atomic():
             session.save()
+            session.record("start", f"Lab started on cluster {session.cluster.name}, namespace {session.namespace}")
+            transaction.on_commit(lambda: provision_session.delay(str(session.id)))
     except IntegrityError:
         # A second click raced the first: the other request created it.
         return running_session(user, lab_slug), False
-    session.record("start", f"Lab started on cluster {session.cluster.name}, namespace {session.namespace}")
-    transaction.on_commit(lambda: provision_session.delay(str(session.id)))
     return session, True

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from clouds.watch import state as observed
 from labs.access import can_view_session
-from labs.live import dialogs, nodes, panel
+from labs.live import dialogs, nodes, panel, redis_watch, resync_cache
 from labs.live.fragments import render_ended_swaps, render_session_fragment
 from labs.models import LabSession
 from labs.notify import WHATS
@@ -35,10 +35,11 @@ def _allowed(user, session) -> bool:
     return session is not None and can_view_session(user, session)
 
 
-def _render_fragment(what: str, session: LabSession, watching: bool) -> str:
+def _render_fragment(what: str, session: LabSession, watching: bool, state: dict | None = None) -> str:
     """Read-only for a watching instructor, and for everyone once the lab no longer takes changes."""
     try:
-        return render_session_fragment(what, session, watching or not session.accepts_changes, watching=watching)
+        return render_session_fragment(what, session, watching or not session.accepts_changes, watching=watching,
+                                       state=state)
     except Exception:  # one broken fragment must not take the others down; the next change heals it
         logger.exception("could not draw %s of session %s", what, session.pk)
         return ""
@@ -66,22 +67,46 @@ def ended_swaps(session_id) -> str:
 
 def render_resync(session_id, cluster_id, namespace: str, watching: bool, ended: bool) -> tuple[dict, str, bool]:
     """Everything a (re)connecting page is sent, in one thread hop and one session read:
-    -> (the namespace's observed state, the html, whether the lab no longer takes changes)."""
+    -> (the namespace's observed state, the html, whether the lab no longer takes changes).
+
+    Drawn once per session, view and present state, and kept in Redis for the sockets that follow
+    (labs.live.resync_cache); drawn every time when Redis cannot be reached."""
+    session = _load_session(session_id)
+    if session is None:
+        state = _load_state(cluster_id, namespace)
+        return state, panel.render_full(session_id, state) + nodes.render_section(cluster_id), ended
     try:
-        state = observed.load_namespace(cluster_id, namespace)
+        found = resync_cache.lookup(session, watching, ended)
+    except Exception:
+        logger.exception("could not read the kept resync of session %s", session_id)
+        state = _load_state(cluster_id, namespace)
+        html, now_ended = _draw_resync(session, state, nodes.render_section(cluster_id), watching, ended)
+        return state, html, now_ended
+    if found.html is not None:
+        return found.state, found.html, found.ended
+    nodes_html = found.nodes_html if found.nodes_html is not None else nodes.render_section(cluster_id,
+                                                                                            found.loaded_nodes)
+    html, now_ended = _draw_resync(session, found.state, nodes_html, watching, ended)
+    resync_cache.keep(found, html, now_ended, nodes_html)
+    return found.state, html, now_ended
+
+
+def _load_state(cluster_id, namespace: str) -> dict:
+    try:
+        return observed.load_namespace(cluster_id, namespace)
     except Exception:
         logger.exception("could not load the live state of %s", namespace)
-        state = observed.empty_state()
-    session = _load_session(session_id)
-    html = panel.render_full(session_id, state) + nodes.render_section(cluster_id)
-    if session is None:
-        return state, html, ended
-    html += panel.render_namespace(session)
-    html += "".join(_render_fragment(what, session, watching) for what in WHATS)
+        return observed.empty_state()
+
+
+def _draw_resync(session: LabSession, state: dict, nodes_html: str, watching: bool, ended: bool) -> tuple[str, bool]:
+    """The resync's html from the database and `state`, and whether it turned the page read-only."""
+    html = panel.render_full(session.pk, state) + nodes_html + panel.render_namespace(session)
+    html += "".join(_render_fragment(what, session, watching, state) for what in WHATS)
     if not ended and not session.accepts_changes:
         html += render_ended_swaps(session)
         ended = True
-    return state, html, ended
+    return html, ended
 
 
 # In-flight resyncs of this process: (session, watching, ended) -> (started, task). After a web restart
@@ -138,9 +163,11 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.resync_due = None  # a deferred resync (asked for too soon after the last one)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(nodes.group_name(self.cluster_id), self.channel_name)
+        redis_watch.register(self)  # resynced when Redis comes back: what was published meanwhile is lost
         await self.resync(not_before=time.monotonic())
 
     async def disconnect(self, code):
+        redis_watch.unregister(self)
         if self.resync_due is not None:
             self.resync_due.cancel()
         if self.group:

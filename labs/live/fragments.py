@@ -61,6 +61,8 @@ def status_context(session: LabSession) -> dict:
         "remaining_minutes": max(0, int(remaining // 60)),
         "can_extend": lab is not None and session.state == LabSession.State.READY and not session.extended,
         "ending_soon": session.state == LabSession.State.READY and remaining < warn_before * 60,
+        # The page counts the minutes down itself (static/js/ages.js): a resync drawn earlier stays right.
+        "warn_before_minutes": warn_before if session.state == LabSession.State.READY else None,
     }
 
 
@@ -208,15 +210,21 @@ SESSION_FRAGMENTS = {
 }
 
 
+# The fragments that also show the observed state: given it, they do not read it again.
+STATE_FRAGMENTS = ("checks", "dns", "path")
+
+
 def render_session_fragment(what: str, session: LabSession, read_only: bool = False,
-                            watching: bool | None = None) -> str:
+                            watching: bool | None = None, state: dict | None = None) -> str:
     """One of the page's own fragments (status, checks, revisions, dns), drawn from the database.
 
     `read_only`: no controls (an instructor watching, or a lab that ended); `watching`: an instructor
-    looks at a student's lab (read_only when not given).
+    looks at a student's lab (read_only when not given); `state`: the namespace's observed state when
+    already read (a resync draws every fragment from the one state it read).
     """
     template, context_for = SESSION_FRAGMENTS[what]
-    return render_to_string(template, {"session": session, **context_for(session), "read_only": read_only,
+    context = context_for(session, state) if state is not None and what in STATE_FRAGMENTS else context_for(session)
+    return render_to_string(template, {"session": session, **context, "read_only": read_only,
                                        "watching": read_only if watching is None else watching})
 
 

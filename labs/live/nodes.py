@@ -32,6 +32,15 @@ def _key(cluster_id) -> str:
     return f"{KEY}:{cluster_id}"
 
 
+def redis_key(cluster_id) -> str:
+    """The cluster's hash of nodes, for a reader that fetches it with other keys (decode reads it)."""
+    return _key(cluster_id)
+
+
+def decode(raw: dict[bytes, bytes]) -> dict[str, dict]:
+    return {name.decode(): json.loads(value) for name, value in raw.items()}
+
+
 def _kept(node: dict) -> dict:
     """What the panel reads of a node (its image list and more can weigh kilobytes)."""
     meta = node.get("metadata") or {}
@@ -61,9 +70,10 @@ def context(cluster_id) -> dict:
     return {"nodes": presenters.present_nodes(load(cluster_id))}
 
 
-def render_section(cluster_id) -> str:
-    """The nodes table and the count in its tab (first render of a socket, resync)."""
-    nodes = presenters.present_nodes(load(cluster_id))
+def render_section(cluster_id, loaded: dict[str, dict] | None = None) -> str:
+    """The nodes table and the count in its tab (first render of a socket, resync); `loaded`: the nodes
+    when already read."""
+    nodes = presenters.present_nodes(load(cluster_id) if loaded is None else loaded)
     return render_to_string(SECTION_TEMPLATE, {"nodes": nodes}) + _count(len(nodes))
 
 

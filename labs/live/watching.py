@@ -2,26 +2,37 @@
 
 Every change of an object in a session's namespace goes to the session's
 channel-layer group (its pages redraw the row), and the checks and the traffic
-path follow once the namespace settles. Each step of a cloud balancer built for
+path follow once the namespace settles: that work reads and writes the database,
+so the watcher only queues it (`settle_namespace`, on the `live` queue, at most
+one queued per namespace) and stays free to pass on changes as they come. Each step of a cloud balancer built for
 the session redraws its balancer panel and its path. The cluster's nodes go, each
 change drawn once, to every lab page of the cluster (labs.live.nodes). Registered by labs.apps.LabsConfig.ready().
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
+
+from celery import shared_task
 
 from clouds.kube import NAMESPACED_KINDS
 from clouds.loadbalancers.controller import balancer_changed
 from clouds.watch import Change, Subscription, subscribe
+from clouds.watch import state as observed
 from labs.checks.hook import on_namespace_change
 from labs.lifecycle.namespace import NAMESPACE_LABEL
 from labs.live import nodes, path
 from labs.models import LabSession
 from labs.notify import group_name, notify_session
 
+logger = logging.getLogger(__name__)
+
 SUBSCRIPTION_NAME = "labs.sessions"
 NODES_SUBSCRIPTION_NAME = "labs.nodes"
+# How long a namespace counts as queued for settling: a settle task clears the mark when it starts, so
+# this only matters for a task lost altogether (its namespace is queued again at the next change after).
+QUEUED_SECONDS = 120
 
 
 def object_changed(change: Change) -> list[tuple[str, dict]]:
@@ -36,13 +47,41 @@ def object_changed(change: Change) -> list[tuple[str, dict]]:
 
 
 def namespace_settled(cluster_id, namespace: str, owner: str, state: dict) -> None:
+    """The namespace's changes have settled: evaluate the checks (and probe), then redraw the traffic path."""
     on_namespace_change(uuid.UUID(owner), state, cluster_id=cluster_id)
     path.on_namespace_settled(uuid.UUID(owner), state, cluster_id=cluster_id)
 
 
-def subscription(on_settled=namespace_settled) -> Subscription:
+def _queued_key(cluster_id, namespace: str) -> str:
+    return f"liveops:settle-queued:{cluster_id}:{namespace}"
+
+
+def queue_settled(cluster_id, namespace: str, owner: str, state: dict | None = None) -> None:
+    """The watcher's on_settled: queue `settle_namespace`, unless one is already queued for the namespace
+    and has not started yet (it will read the state as it is when it runs, so one is enough). A busy
+    worker thus gets one task per changed namespace, never a backlog of stale ones."""
+    try:
+        if not observed.client().set(_queued_key(cluster_id, namespace), owner, nx=True, ex=QUEUED_SECONDS):
+            return
+    except Exception:  # noqa: BLE001 - without Redis the task cannot be queued either; Celery says why
+        logger.warning("could not mark %s as queued for settling", namespace)
+    settle_namespace.delay(cluster_id, namespace, owner)
+
+
+@shared_task(name="labs.settle_namespace", ignore_result=True)
+def settle_namespace(cluster_id, namespace: str, owner: str) -> None:
+    """Run namespace_settled with the namespace's observed state as it is now (a change arriving while this
+    runs queues another task: the mark is cleared before the state is read)."""
+    observed.client().delete(_queued_key(cluster_id, namespace))
+    namespace_settled(cluster_id, namespace, owner, observed.load_namespace(cluster_id, namespace))
+
+
+def subscription(on_settled=queue_settled, settled_state: bool | None = None) -> Subscription:
+    """`on_settled` defaults to queueing the work for a worker; tests may run it in the watcher instead."""
+    if settled_state is None:
+        settled_state = on_settled is not queue_settled
     return Subscription(SUBSCRIPTION_NAME, NAMESPACE_LABEL, NAMESPACED_KINDS, on_change=object_changed,
-                        on_settled=on_settled)
+                        on_settled=on_settled, settled_state=settled_state)
 
 
 def subscribe_sessions() -> Subscription:

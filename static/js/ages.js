@@ -1,5 +1,5 @@
 // Keeps the AGE of live objects right between updates: every <time data-age>
-// shows the time since its datetime, the way kubectl prints durations.
+// shows the time since its datetime, the way kubectl prints durations; and the lab's time left.
 (function () {
   if (window.LiveOpsAges) return;
   function human(seconds) {
@@ -27,7 +27,24 @@
       if (!isNaN(t)) el.textContent = human((now - t) / 1000);
     });
   }
-  window.LiveOpsAges = { human: human, refresh: refresh };
-  setInterval(refresh, 5000);
-  document.addEventListener('htmx:wsAfterMessage', refresh);
+  // The lab's time left in the status bar ("N min left", "Ends in N min" once within the lab's warning),
+  // counted here from the end time: a status drawn earlier (a kept resync) still says the present.
+  function timeLeft() {
+    var now = Date.now();
+    document.querySelectorAll('[data-expires]').forEach(function (el) {
+      var end = Date.parse(el.getAttribute('data-expires'));
+      if (isNaN(end)) return;
+      var seconds = (end - now) / 1000, minutes = Math.max(0, Math.floor(seconds / 60));
+      var warn = el.getAttribute('data-warn-before');
+      var soon = warn !== null && seconds < Number(warn) * 60;
+      el.className = soon ? 'warning' : 'muted';
+      el.textContent = soon ? 'Ends in ' + minutes + ' min' : minutes + ' min left';
+    });
+  }
+  function refreshAll() { refresh(); timeLeft(); }
+  window.LiveOpsAges = { human: human, refresh: refreshAll };
+  setInterval(refreshAll, 5000);
+  document.addEventListener('htmx:wsAfterMessage', refreshAll);
+  document.addEventListener('htmx:afterSwap', timeLeft);
+  timeLeft();
 })();

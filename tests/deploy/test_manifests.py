@@ -100,3 +100,35 @@ def test_it_composes_every_process_from_one_image_with_the_production_settings()
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
     assert ".env" in (DEPLOY / ".." / ".gitignore").read_text() or (DEPLOY / ".gitignore").exists()
+
+
+def _served_queues(commands) -> set[str]:
+    """The Celery queues the worker commands consume (a worker without -Q serves them all)."""
+    from django.conf import settings
+
+    every = {q.name for q in settings.CELERY_TASK_QUEUES}
+    served = set()
+    for command in commands:
+        if "worker" not in command:
+            continue
+        served |= set(command[command.index("-Q") + 1].split(",")) if "-Q" in command else every
+    return served
+
+
+def test_every_celery_queue_has_a_worker_in_each_deployment():
+    """A queue nobody consumes looks like a product that never answers: the checks would never turn green."""
+    import ast
+
+    from django.conf import settings
+
+    every = {q.name for q in settings.CELERY_TASK_QUEUES}
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert routed <= every
+    k8s = [c["command"] for _, spec in pod_specs() for c in spec["containers"] if "command" in c]
+    with open(DEPLOY / "docker-compose.yml") as fh:
+        compose = [svc["command"] for svc in yaml.safe_load(fh)["services"].values() if "command" in svc]
+    launcher = Path(__file__).resolve().parents[2] / "liveops" / "launcher.py"
+    make_run = [[elt.value for elt in node.elts if isinstance(elt, ast.Constant)]
+                for node in ast.walk(ast.parse(launcher.read_text())) if isinstance(node, ast.List)]
+    for name, commands in (("kubernetes", k8s), ("compose", compose), ("make run", make_run)):
+        assert _served_queues(commands) == every, name

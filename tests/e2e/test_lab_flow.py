@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from labs.content_loader import load_lab
+from tests.e2e.helpers import open_object
 from tests.manifests import SERVICE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,8 +81,7 @@ def test_it_runs_the_whole_lab(live, page, make_user, sandbox):
     assert status == 200 and "Welcome to nginx" in body
 
     # Describe the Service from the panel, and bring its live YAML into the editor.
-    page.locator("#svc-lb-test-svc .object-name").click()
-    dialog = page.get_by_test_id("object-dialog")
+    dialog = open_object(page, page.locator("#svc-lb-test-svc .object-name"))
     expect(dialog).to_contain_text("LoadBalancer Ingress")
     dialog.get_by_role("button", name="Edit YAML in the editor").click()
     expect(page.locator("#object-feedback")).to_contain_text("now in the editor")

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from labs.models import LabSession
+from tests.e2e.helpers import open_object
 from tests.e2e.test_lab_flow import WAIT, _start_lab
 from tests.labs.helpers import wait_for
 from tests.sandbox.helpers import http_get
@@ -50,7 +51,7 @@ def test_object_dialogs_follow_their_objects(live, page, make_user, sandbox):
     expect(page.locator("#pods-rows tr", has_text="Running")).to_have_count(1, timeout=WAIT)
     pod = _running_pod(sandbox, namespace)
     name = pod["metadata"]["name"]
-    page.locator(f"#pod-{name} button.object-name").click()
+    open_object(page, page.locator(f"#pod-{name} button.object-name"))
     dialog.get_by_role("button", name="Logs").click()
     expect(dialog.get_by_test_id("log-status")).to_contain_text("Following", timeout=WAIT)
     http_get(pod["status"]["podIP"], 80, "/?seen-in-the-dialog")
@@ -65,7 +66,7 @@ def test_object_dialogs_follow_their_objects(live, page, make_user, sandbox):
 
     # A Deployment paused and resumed: its open dialog follows (Pause becomes Resume and back).
     _tab(page, "Deployments")
-    page.locator("#deploy-web button.object-name").click()
+    open_object(page, page.locator("#deploy-web button.object-name"))
     dialog.get_by_role("button", name="Pause").click()
     expect(dialog.get_by_test_id("rollout-state")).to_contain_text("Paused", timeout=WAIT)
     expect(dialog.get_by_test_id("object-text")).to_contain_text("DeploymentPaused", timeout=WAIT)

@@ -57,12 +57,6 @@ def assert_enforced(response, editor_page=False):
     assert nonces <= set(scripts), (path, nonces, scripts)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """The matrix's users by the dozen: hashed cheaply (as in tests/security)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _is_html(response) -> bool:
     return response["Content-Type"].startswith("text/html")
 

@@ -10,8 +10,10 @@ BASE = Path(__file__).resolve().parents[2]
 
 
 def run_manage(*args, env):
-    # As a deployment runs it: without the switch the browser tests set for themselves.
-    base = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL")}
+    # As a deployment runs it: without the switch the browser tests set for themselves, on the product's
+    # own settings (not the test run's, tests/settings.py).
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE, capture_output=True, text=True,
                           env={**base, **env}, timeout=120)
 

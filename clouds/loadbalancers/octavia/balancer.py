@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from datetime import UTC, datetime
 
 from openstack.exceptions import NotFoundException
 
 from ..base import BalancerFailed, BalancerSpec, Retry
+from ..errors import busy_delay
 from . import names
 
 ACTIVE, ERROR = "ACTIVE", "ERROR"
@@ -65,16 +65,9 @@ def create(conn, spec: BalancerSpec, subnet):
 
 
 def retry_delay(lb) -> float:
-    """A delay that grows with how long the balancer has been busy (1 s at first, up to 15 s)."""
-    stamp = lb.updated_at or lb.created_at
-    try:
-        since = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        busy = (datetime.now(UTC) - since).total_seconds()
-    except (TypeError, ValueError):
-        return 2.0
-    return min(max(1.0, busy / 4), 15.0)
+    """A delay that grows with how long the balancer has been busy (1 s at first, up to 15 s): most of
+    Octavia's waits are a listener, pool or members updated on a running amphora, done in seconds."""
+    return busy_delay(lb.updated_at or lb.created_at, first=1.0, cap=15.0)
 
 
 def fault_reason(conn, lb) -> str:

@@ -15,6 +15,20 @@ killed halfway and run again ends with exactly one of each. When the user data
 a server should run differs from what it was booted with (nodes, ports, PROXY
 protocol, VIP), the servers are replaced one at a time, the BACKUP first, and
 only while the other one serves, so traffic keeps flowing.
+
+When to look again. The ports, the security group and the floating IP are made
+by Neutron at once (they have no state to wait for); only the servers keep the
+build waiting. A Taikun LB server is a whole Nova server booted on demand: the
+scheduler places it, the hypervisor fetches the image (unless cached) and boots
+its system, which takes tens of seconds to minutes on a real cloud, where most
+of Octavia's waits are a listener, pool or members updated on an amphora that
+already runs (seconds; octavia/balancer.py looks again after 1 s, up to 15 s).
+So a server in BUILD is looked at again after 5 s, then after a quarter of the
+time it has been building, up to 30 s (errors.busy_delay): a two-minute boot
+costs about a dozen passes and is seen at most 30 s late. A server being
+deleted frees its port in seconds: after 2 s, up to 15 s. A cloud that cannot
+be reached or answers 5xx is retried as every provider does it (5 s, doubled by
+the controller up to 300 s: errors.TRANSIENT_RETRY).
 """
 
 from __future__ import annotations
@@ -28,6 +42,7 @@ from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as os_exc
 
 from ..base import OWNER_TAG, BalancerFailed, BalancerSpec, Ensured, Orphan, Progress, Retry
+from ..errors import TRANSIENT_RETRY, busy_delay
 from .userdata import Member, balanced_ports, config_hash, render_user_data
 
 IMAGE_TAG = "taikun-lb"
@@ -44,8 +59,9 @@ SECURITY_GROUP_DESCRIPTION = f"{OWNER_TAG} {KIND_TAG} security group"
 FIP_DESCRIPTION = f"{OWNER_TAG} {KIND_TAG} floating IP of "  # + balancer name
 SLOTS = (1, 2)
 MIN_RAM_MB = 1024
-BOOT_DELAY = 3.0
-DELETE_DELAY = 2.0
+# When to look again at a server (seconds; see the module's docstring): the first look, and the longest wait.
+BOOT_FIRST, BOOT_CAP = 5.0, 30.0
+DELETE_FIRST, DELETE_CAP = 2.0, 15.0
 
 
 def server_name(balancer: str, slot: int) -> str:
@@ -72,6 +88,16 @@ def _server_ours(server) -> bool:
 
 def _deleting(server) -> bool:
     return (server.task_state or "") == "deleting" or server.status == "DELETED"
+
+
+def _server_delay(server, just_asked: bool = False) -> float:
+    """When to look again at a server the cloud is working on (booting, starting, being deleted).
+    `just_asked`: this pass asked for that work, so the server's stamps predate it."""
+    if _deleting(server):
+        return DELETE_FIRST if just_asked else busy_delay(server.updated_at, DELETE_FIRST, DELETE_CAP)
+    if just_asked:
+        return BOOT_FIRST
+    return busy_delay(server.created_at if server.status == "BUILD" else server.updated_at, BOOT_FIRST, BOOT_CAP)
 
 
 def _address(port) -> str:
@@ -107,10 +133,13 @@ def _cloud_errors(doing: str) -> Iterator[None]:
         raise BalancerFailed("cloud-credential", f"The cloud refused the credential while {doing}.",
                              "Check the user, password or application credential of the cloud credential in the "
                              "admin, and test the connection.", retry_after=None) from None
+    except ks_exc.SSLError:
+        raise BalancerFailed("cloud-tls", f"The cloud's certificate was not accepted while {doing}.",
+                             "Check the credential's identity URL and the cloud's certificate.") from None
     except (ks_exc.ConnectionError, ks_exc.DiscoveryFailure) as e:
         raise BalancerFailed("cloud-unreachable", f"The cloud could not be reached while {doing} "
                              f"({type(e).__name__}).", "Wait a little; if it lasts, check the credential's "
-                             "identity URL and the cloud's status.", retry_after=30.0) from None
+                             "identity URL and the cloud's status.", retry_after=TRANSIENT_RETRY) from None
     except ks_exc.EndpointNotFound:
         raise BalancerFailed("service-missing", f"The cloud's catalog lacks a service needed while {doing}.",
                              "Check that the project has compute, network and image services.",
@@ -134,7 +163,7 @@ def _cloud_errors(doing: str) -> Iterator[None]:
             request = getattr(e, "request_id", None)
             raise BalancerFailed("cloud-unavailable", f"A service of the cloud failed while {doing} (HTTP {status}"
                                  + (f", request {request}" if request else "") + ").",
-                                 "Wait a little: this is retried.", retry_after=30.0) from None
+                                 "Wait a little: this is retried.", retry_after=TRANSIENT_RETRY) from None
         raise BalancerFailed("cloud-error", f"The cloud refused {doing} (HTTP {status}): {said}",
                              "Check the cloud credential's settings (subnet, flavor, floating network).",
                              retry_after=30.0) from None
@@ -341,14 +370,18 @@ class TaikunProvider:
         if booted:
             progress("servers", f"booting {' and '.join(booted)} from image {image.name} with flavor {flavor.name}")
         if missing:
-            raise Retry("the load-balancer servers are booting", BOOT_DELAY)
+            held = len(booted) < len(missing)  # a port still held by the server it replaces
+            raise Retry("the load-balancer servers are booting", DELETE_FIRST if held else BOOT_FIRST)
 
+        started = set()
         for server in current.values():
             if server.status == "SHUTOFF":
                 conn.compute.start_server(server)
-        waiting = [s.name for s in current.values() if s.status != "ACTIVE"]
+                started.add(server.id)
+        waiting = [s for s in current.values() if s.status != "ACTIVE"]
         if waiting:
-            raise Retry(f"waiting for {', '.join(waiting)} to become ACTIVE", BOOT_DELAY)
+            raise Retry(f"waiting for {', '.join(s.name for s in waiting)} to become ACTIVE",
+                        min(_server_delay(s, just_asked=s.id in started) for s in waiting))
 
         stale = [slot for slot in (2, 1)  # the BACKUP first: the MASTER keeps serving meanwhile
                  if (current[slot].metadata or {}).get(META_CONFIG) != config_hash(data[slot])
@@ -357,7 +390,7 @@ class TaikunProvider:
             server = current[stale[0]]
             conn.compute.delete_server(server, ignore_missing=True)
             progress("servers", f"replacing {server.name} with the new configuration (the other server serves)")
-            raise Retry(f"replacing {server.name}", DELETE_DELAY)
+            raise Retry(f"replacing {server.name}", DELETE_FIRST)
         return current
 
     def _boot(self, conn, spec: BalancerSpec, image, flavor, port, slot: int, user_data: str):
@@ -433,7 +466,8 @@ class TaikunProvider:
             if asked:
                 progress("servers", f"deleting {' and '.join(asked)}")
             if live:
-                raise Retry("the load-balancer servers are being deleted", DELETE_DELAY)
+                raise Retry("the load-balancer servers are being deleted",
+                            min(DELETE_FIRST if s.name in asked else _server_delay(s) for s in live))
             for slot in SLOTS:
                 for port in self._named_ports(conn, server_name(spec.name, slot), vip=False):
                     conn.network.delete_port(port, ignore_missing=True)

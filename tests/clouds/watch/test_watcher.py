@@ -305,7 +305,7 @@ def test_it_runs_as_a_management_command(sandbox, cluster, redis_url):
         create_pod(sandbox, namespace, "web")
         wait_for(lambda: state.load_object(cluster.pk, namespace, "pods", "web"), message="the pod, via the command")
     finally:
-        svc.stop(timeout=60)  # its watches end at their next read; a loaded machine may take a while
+        svc.stop(timeout=60)  # its watches end at once (test_stop.py); a loaded machine may still take a while
     assert "watcher stopped" in svc.log()
 
 

@@ -37,9 +37,8 @@ def test_it_forgets_the_refusal_once_the_replica_set_has_its_pods():
     assert "pod-security" not in [d.code for d in diagnose(sb.make_session(), state, probes={})]
 
 
-def test_it_explains_a_privileged_deployment_in_a_session_namespace_of_the_sandbox(sandbox, cluster, make_user, settings):
+def test_it_explains_a_privileged_deployment_in_a_session_namespace_of_the_sandbox(sandbox, cluster, make_user):
     """Through the kubernetes client into a namespace labelled as provisioning labels a session's."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # no password is checked here
     session = make_session(make_user("priv"), cluster=cluster, state="ready")
     api = sandbox.api_client()
     client.CoreV1Api(api).create_namespace(

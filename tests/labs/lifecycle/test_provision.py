@@ -1,6 +1,7 @@
 """Provisioning and cleanup of a session namespace, on the real sandbox cluster."""
 
 import json
+import re
 
 import pytest
 
@@ -117,3 +118,31 @@ def test_it_removes_a_namespace_created_after_the_lab_ended(sandbox, cluster, ma
         provision_session.run(str(session.id))
     result = sandbox.kubectl("get", "namespace", session.namespace, check=False)
     assert result.returncode != 0 and "NotFound" in result.stderr
+
+
+def test_its_history_says_how_long_the_start_waited_for_a_worker(sandbox, cluster, make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    # Pressed Start 30 s ago: every worker was busy with the rest of the class.
+    session = make_session(make_user(), cluster=cluster, state="provisioning",
+                           created=timezone.now() - timedelta(seconds=30))
+    provision_session.run(str(session.id))
+    message = session.log.get(kind="ready").message
+    waited = re.fullmatch(rf"Namespace {session.namespace} is ready: waited ([0-9.]+) s for a worker, "
+                          r"prepared in [0-9.]+ s", message)
+    assert waited and float(waited.group(1)) >= 30, message
+
+
+def test_its_history_does_not_count_a_preparation_again_as_a_wait(sandbox, cluster, make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    # Ready since yesterday; the cluster lost the namespace and it is being prepared again.
+    yesterday = timezone.now() - timedelta(days=1)
+    session = make_session(make_user(), cluster=cluster, state="provisioning", created=yesterday, ready_at=yesterday)
+    provision_session.run(str(session.id))
+    message = session.log.get(kind="ready").message
+    assert "prepared in" in message and "waited" not in message

@@ -45,11 +45,6 @@ def history(session) -> list[str]:
     return list(SessionLog.objects.filter(session=session, kind="action").values_list("message", flat=True))
 
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 @pytest.fixture
 def lab(sandbox, cluster, make_user):
     session = make_session(make_user("alice"), cluster=cluster)

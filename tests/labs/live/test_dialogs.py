@@ -27,11 +27,6 @@ def replicaset(name, revision, image):
                                                  "spec": {"containers": [{"name": "nginx", "image": image}]}}}}
 
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 async def dialog_message(socket) -> str:
     """The dialog's update: a message of its own, after the panel's."""
     panel = await socket.receive_from()

@@ -40,11 +40,6 @@ async def receive_until(socket, text, timeout=15):
     return received
 
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 @pytest.fixture
 def running_pod(sandbox, cluster, make_user):
     session = make_session(make_user("alice"), cluster=cluster)

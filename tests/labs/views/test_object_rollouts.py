@@ -13,11 +13,6 @@ from tests.labs.views.test_objects import get, lab, url  # noqa: F401 (lab is a 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def observe(sandbox, session, kind, *args):
     """Put the cluster's objects in the observed state, as the watcher does."""
     for obj in get(sandbox, session.namespace, kind, *args).get("items") or []:
