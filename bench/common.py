@@ -147,12 +147,13 @@ class Stack:
         svc.wait_for_log("watcher started", timeout=30)
         return svc
 
-    def start_web(self, port: int | None = None) -> Service:
-        """uvicorn on a free port (or on `port`: a restart)."""
+    def start_web(self, port: int | None = None, workers: int = 1) -> Service:
+        """uvicorn on a free port (or on `port`: a restart); `workers` processes as the compose file runs 2."""
         self.web_port = port or free_port()
         svc = self.start("web", [PYTHON, "-m", "uvicorn", "liveops.asgi:application", "--host", "127.0.0.1",
                                  "--port", str(self.web_port), "--ws-max-queue", "64",
-                                 "--timeout-graceful-shutdown", "3", "--log-level", "warning"])
+                                 "--timeout-graceful-shutdown", "3", "--log-level", "warning",
+                                 *(["--workers", str(workers)] if workers > 1 else [])])
         wait_for_port(self.web_port, timeout=30)
         return svc
 

@@ -109,7 +109,7 @@ async def measure(args, stack, web, sockets):
     deadline = time.monotonic() + args.timeout
     reconnects = [asyncio.create_task(s.reconnect(ws_url, stack.url, deadline)) for s in sockets]
     port = stack.web_port
-    new_web = stack.start_web(port=port)
+    new_web = stack.start_web(port=port, workers=args.web_workers)
     await asyncio.to_thread(wait_for_port, port, 30)
     up = time.monotonic()
     cpu0 = cpu_seconds(new_web.proc.pid)
@@ -126,7 +126,7 @@ def run(args) -> int:
         create_services(core_api(stack.kubeconfig), sessions, args.threads)
         setup_s = time.monotonic() - t0
         stack.start_watcher()
-        web = stack.start_web()
+        web = stack.start_web(workers=args.web_workers)
         wait_for_state(stack, sessions, timeout=120)
         sockets = [Socket(s, c) for s, c in zip(sessions, cookies, strict=True) for _ in range(args.tabs)]
         f = asyncio.run(measure(args, stack, web, sockets))
@@ -156,6 +156,7 @@ def report(args, sockets, setup_s, f) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn processes (the compose file runs 2)")
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--tabs", type=int, default=1, help="sockets per session")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds the sockets have to come back")

@@ -103,7 +103,7 @@ def run(args) -> int:
                     client.CoreV1Api(api).create_namespaced_service(one.namespace, doc)
                 objects[doc["kind"]] = doc["metadata"]["name"]
         stack.start_watcher()
-        stack.start_web()
+        stack.start_web(workers=args.web_workers)
         from clouds.watch import state as live_state
 
         deadline = time.monotonic() + 30
@@ -181,6 +181,7 @@ def students_at_once(args, stack, sessions, cookies) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn processes (the compose file runs 2)")
     parser.add_argument("--requests", type=int, default=50, help="loads of one student's page, one at a time")
     parser.add_argument("--students", type=int, default=50, help="students loading their pages at once")
     parser.add_argument("--per-student", type=int, default=10, help="loads of each of those students")
