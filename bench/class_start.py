@@ -207,7 +207,7 @@ def run(args) -> int:
         _, cookies = make_students(args.students)
         made_students = time.monotonic() - started
         watcher = stack.start_watcher()
-        web = stack.start_web()
+        web = stack.start_web(workers=args.web_workers)
         # As `make run`: the labs' worker, and the worker of what follows a settled namespace (its own queue).
         from django.conf import settings
 
@@ -240,7 +240,7 @@ def run(args) -> int:
 
     print(f"\nclass_start: {args.students} students clicking Start within {args.spread:.1f} s; "
           f"Celery worker prefork --concurrency {args.concurrency}{' (and 2 for the live queue)' if live else ''}; "
-          f"all Ready (or failed) in {wall:.1f} s; "
+          f"{args.web_workers} uvicorn process(es); all Ready (or failed) in {wall:.1f} s; "
           f"{args.students} students made in {made_students:.1f} s")
     rows = [("click -> Ready on the socket", summary_ms(ready)),
             ("  POST start response", summary_ms(responses))]
@@ -276,6 +276,7 @@ def run(args) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn processes (the compose file runs 2)")
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--spread", type=float, default=3.0, help="seconds over which the clicks are spread")
     parser.add_argument("--concurrency", type=int, default=4, help="Celery worker processes")

@@ -231,7 +231,7 @@ CELERY_TASK_QUEUES = (Queue("celery", Exchange("celery"), routing_key="celery"),
                       Queue("balancers", Exchange("balancers"), routing_key="balancers"),
                       Queue("live", Exchange("live"), routing_key="live"))
 CELERY_TASK_ROUTES = {"clouds.reconcile_balancer": {"queue": "balancers", "routing_key": "balancers"},
-                      "labs.settle_namespace": {"queue": "live", "routing_key": "live"}}
+                      "labs.settle_namespaces": {"queue": "live", "routing_key": "live"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-lab-sessions": {"task": "labs.tasks.expire_sessions", "schedule": 30.0},
     "sweep-cloud-balancers": {"task": "clouds.sweep_balancers", "schedule": 600.0},

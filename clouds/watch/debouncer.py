@@ -21,8 +21,13 @@ class Debouncer:
     for the same key, so a slow callback never blocks the watch.
     """
 
-    def __init__(self, call: Callable[[Hashable], None], interval: float = INTERVAL, workers: int = 4):
+    def __init__(self, call: Callable[[Hashable], None], interval: float = INTERVAL, workers: int = 4,
+                 call_many: Callable[[list], None] | None = None, gather: float = 0.0):
+        """With `call_many`, the keys due together are handed over in one call, and a key due within
+        `gather` seconds joins the batch early (so that a steady stream of keys makes batches, not singles)."""
         self.call = call
+        self.call_many = call_many
+        self.gather = gather
         self.interval = interval
         self._due: dict[Hashable, float] = {}
         self._running: set[Hashable] = set()
@@ -47,8 +52,8 @@ class Debouncer:
             with self._cond:
                 while not self._stop:
                     now = time.monotonic()
-                    ready = [k for k, t in self._due.items() if t <= now]
-                    if ready:
+                    if any(t <= now for t in self._due.values()):
+                        ready = [k for k, t in self._due.items() if t <= now + self.gather]
                         break
                     wait = min(self._due.values()) - now if self._due else None
                     self._cond.wait(wait)
@@ -57,8 +62,11 @@ class Debouncer:
                 for key in ready:
                     del self._due[key]
                     self._running.add(key)
-            for key in ready:
-                self._pool.submit(self._call, key)
+            if self.call_many is not None:
+                self._pool.submit(self._call_many, ready)
+            else:
+                for key in ready:
+                    self._pool.submit(self._call, key)
 
     def _call(self, key: Hashable) -> None:
         try:
@@ -67,7 +75,20 @@ class Debouncer:
         except Exception:
             logger.exception("a debounced call for %s failed", key)
         finally:
-            with self._cond:
+            self._done([key])
+
+    def _call_many(self, keys: list) -> None:
+        try:
+            self.call_many(keys)
+            self.calls += len(keys)
+        except Exception:
+            logger.exception("a debounced call for %d keys failed", len(keys))
+        finally:
+            self._done(keys)
+
+    def _done(self, keys) -> None:
+        with self._cond:
+            for key in keys:
                 self._running.discard(key)
                 if key in self._again:
                     self._again.discard(key)

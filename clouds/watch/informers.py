@@ -63,14 +63,38 @@ def settle(key) -> None:
         if not subscription.settled_state:
             state = None
         else:
-            state = live_state.load_namespace(cluster_id, namespace) if namespace else {}
+            # Only the kinds it follows: the balancer controller reads Services, never the pods.
+            state = live_state.load_namespace(cluster_id, namespace, kinds=subscription.kinds) if namespace else {}
         subscription.on_settled(cluster_id, namespace, owner, state)
     finally:
         close_old_connections()
 
 
+def settle_many(keys: list) -> None:
+    """The Debouncer's batch: each subscription that takes namespaces in bulk (`on_settled_many`) gets its
+    share in one call; the others one call per namespace, as `settle`."""
+    bulk: dict[Subscription, list] = {}
+    for key in keys:
+        subscription, cluster_id, namespace, owner = key
+        if subscription.on_settled_many is not None and namespace:
+            bulk.setdefault(subscription, []).append((cluster_id, namespace, owner))
+        elif subscription.on_settled is not None:
+            try:
+                settle(key)
+            except Exception:
+                logger.exception("%s failed on namespace %s", subscription.name, namespace)
+    for subscription, namespaces in bulk.items():
+        try:
+            subscription.on_settled_many(namespaces)
+        except Exception:
+            logger.exception("%s failed on %d namespaces", subscription.name, len(namespaces))
+
+
+SETTLE_GATHER = 0.05  # seconds early a namespace may settle to join a batch
+
+
 def new_debouncer() -> Debouncer:
-    return Debouncer(settle)
+    return Debouncer(settle, call_many=settle_many, gather=SETTLE_GATHER)
 
 
 # -- one cluster --------------------------------------------------------------
@@ -392,7 +416,7 @@ class ClusterWatcher:
                     self.publisher.publish(group, message)
             except Exception:
                 logger.exception("subscriber %s failed on a change of %s/%s", sub.name, change.kind, change.name)
-        if sub.on_settled is not None:
+        if sub.on_settled is not None or sub.on_settled_many is not None:
             self.debouncer.touch((sub, self.cluster_id, change.namespace, change.owner))
 
     def _announce(self, namespace: str, kind: str, name: str, obj: dict | None, seen_at: float = 0.0) -> None:

@@ -76,9 +76,17 @@ def empty_state() -> dict[str, dict[str, dict]]:
     return {kind: {} for kind in KINDS}
 
 
-def load_namespace(cluster_id, namespace: str) -> dict[str, dict[str, dict]]:
-    """{kind: {name: object}} for every kind of KINDS (empty dicts when none)."""
-    return state_from_raw(client().hgetall(_ns_key(cluster_id, namespace)))
+def load_namespace(cluster_id, namespace: str, kinds=None) -> dict[str, dict[str, dict]]:
+    """{kind: {name: object}} for every kind of KINDS (empty dicts when none); with `kinds`, only those are
+    read (the others stay empty): a subscriber that looks at Services need not decode every pod."""
+    key = _ns_key(cluster_id, namespace)
+    if kinds is None:
+        return state_from_raw(client().hgetall(key))
+    raw = {}
+    for kind in kinds:
+        if kind in KINDS:
+            raw.update(client().hscan_iter(key, match=f"{kind}/*", count=1000))
+    return state_from_raw(raw)
 
 
 def namespace_key(cluster_id, namespace: str) -> str:

@@ -14,7 +14,9 @@ held by the one watcher process: a new subscriber never opens a watch.
   debounced per namespace, with the namespace's whole observed state: for work
   that reads the database or queues tasks (checks, controllers). A subscription
   that only hands the work on (to a task that reads the state itself) sets
-  `settled_state=False` and gets None: the watcher then does not load it.
+  `settled_state=False` and gets None: the watcher then does not load it; or
+  gives `on_settled_many(namespaces)`, called once for the namespaces that
+  settled together.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class Subscription:
     on_change: Callable[[Change], Iterable[tuple[str, dict]]] | None = None
     on_settled: Callable[[object, str, str, dict | None], None] | None = None
     settled_state: bool = True  # whether on_settled needs the namespace's observed state (else None)
+    # Instead of on_settled, namespaces settled together in one call: [(cluster_id, namespace, owner)]
+    # (for a subscriber that hands the work on, so that it sends one message for many namespaces).
+    on_settled_many: Callable[[list[tuple[object, str, str]]], None] | None = None
 
 
 _lock = threading.Lock()

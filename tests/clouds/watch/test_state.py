@@ -27,6 +27,14 @@ def test_it_saves_and_loads_objects(cluster_id):
     assert state.namespaces(cluster_id) == {"ns1"}
 
 
+def test_it_loads_only_the_kinds_asked_for(cluster_id):
+    state.save_object(cluster_id, "ns1", "pods", obj("a"))
+    state.save_object(cluster_id, "ns1", "services", obj("web"))
+    state.save_object(cluster_id, "ns1", "services", obj("web-2"))
+    loaded = state.load_namespace(cluster_id, "ns1", kinds=("services", "nodes"))  # nodes: not namespaced
+    assert set(loaded) == set(state.KINDS)
+    assert set(loaded["services"]) == {"web", "web-2"} and loaded["pods"] == {}
+
 def test_it_slims_objects():
     fat = obj("a", managedFields=[{"manager": "kubectl"}], annotations={
         LAST_APPLIED: "{...}", "keep": "me"})

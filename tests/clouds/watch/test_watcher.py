@@ -291,6 +291,26 @@ def test_it_debounces_the_checks_hook():
         debouncer.stop()
 
 
+def test_it_hands_namespaces_settling_together_over_in_one_batch():
+    batches = []
+    debouncer = w.Debouncer(lambda key: None, interval=1.0, call_many=lambda keys: batches.append(sorted(keys)),
+                            gather=2.0)
+    try:
+        for name in ("a", "b", "c"):  # touched within a few ms: due together
+            debouncer.touch(name)
+        time.sleep(0.05)
+        debouncer.touch("d")  # due a little after the others, within the gathering time: joins their batch
+        deadline = time.monotonic() + 5
+        while sum(map(len, batches)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert batches == [["a", "b", "c", "d"]]
+        debouncer.touch("a")  # settled again later: a batch of its own
+        while len(batches) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert batches[1] == ["a"]
+    finally:
+        debouncer.stop()
+
 @pytest.mark.django_db(transaction=True)
 def test_it_runs_as_a_management_command(sandbox, cluster, redis_url):
     from django.db import connection
