@@ -56,13 +56,17 @@ def _step_reached(keys: tuple[str, ...], reached: dict[str, datetime], optional:
     return min(times) if times else None
 
 
-def completion_summary(session: LabSession, lab) -> dict | None:
-    """For a completed session: the total time and, per step with checks, when it was done and after how long."""
+def completion_summary(session: LabSession, lab, reached: dict[str, datetime] | None = None) -> dict | None:
+    """For a completed session: the total time and, per step with checks, when it was done and after how long.
+
+    `reached`: when each reached check was first reached, when already read (CheckRecords.reached).
+    """
     if session.completed_at is None:
         return None
     start = session.started_at
-    reached = dict(CheckResult.objects.filter(session=session, passed_at__isnull=False)
-                   .values_list("key", "passed_at"))
+    if reached is None:
+        reached = dict(CheckResult.objects.filter(session=session, passed_at__isnull=False)
+                       .values_list("key", "passed_at"))
     optional = {c.key for c in lab.checks if c.optional} if lab is not None else set()
     steps = []
     for number, step in enumerate(lab.steps if lab is not None else (), start=1):

@@ -33,6 +33,7 @@ from clouds.kube.objects import (
 )
 from labs.checks.definitions import PROBE_KEYS
 from labs.checks.evaluation import stored_probes
+from labs.checks.recorded import CheckRecords
 from labs.checks.targets import lb_target, target_signature
 from labs.content_loader import lab_or_none
 from labs.manifests.policy import image_repository
@@ -585,14 +586,17 @@ def _pod_security_refused(state, lab):
     return result
 
 
-def _dns(session, state, lab, probes):
+def _dns(session, state, lab, probes, records=None):
     result = []
     target = lb_target(state)
     ip = (target or {}).get("ip")
     if not ip:
         return result
     signature = target_signature(target)
-    record = DnsRecord.objects.filter(session=session).first() if session is not None else None
+    if records is not None:
+        record = records.dns_record
+    else:
+        record = DnsRecord.objects.filter(session=session).first() if session is not None else None
     if record and record.address != ip:
         result.append(make("dns-wrong-ip", {"name": record.name, "found_ip": record.address, "ip": ip}, lab, WARNING))
         return result
@@ -612,12 +616,17 @@ def _dns(session, state, lab, probes):
 
 
 def diagnose(session: LabSession | None, state: dict | None, checks=None, lab=None,
-             probes: dict | None = None) -> list[Diagnosis]:
-    """What keeps the student from passing the checks, most blocking first."""
+             probes: dict | None = None, records: CheckRecords | None = None) -> list[Diagnosis]:
+    """What keeps the student from passing the checks, most blocking first.
+
+    `records`: the session's check results and DNS record when already read (a page reads them once).
+    """
     state = state or {}
     if lab is None and session is not None:
         lab = lab_or_none(session.lab_slug)
-    if probes is None:
+    if probes is None and records is not None:
+        probes = records.probes
+    elif probes is None:
         probes = stored_probes(session) if session is not None else {}
     probes = {k: v for k, v in probes.items() if k in PROBE_KEYS}
     found = []
@@ -629,6 +638,6 @@ def diagnose(session: LabSession | None, state: dict | None, checks=None, lab=No
     found += _selector_mismatch(state, lab)
     found += _load_balancer(state, lab)
     found += _http(state, lab, probes)
-    found += _dns(session, state, lab, probes)
+    found += _dns(session, state, lab, probes, records)
     order = {ERROR: 0, WARNING: 1, INFO: 2}
     return sorted(found, key=lambda d: order.get(d.severity, 3))

@@ -316,8 +316,16 @@ def last_outcome(session: LabSession) -> dict:
     """The form's last outcome ({} when none, or when it cannot be read)."""
     try:
         raw = client().get(_outcome_key(session))
-        return json.loads(raw) if raw else {}
     except Exception:  # noqa: BLE001
+        return {}
+    return outcome_from_raw(raw)
+
+
+def outcome_from_raw(raw: bytes | None) -> dict:
+    """The outcome kept under outcome_key, as Redis returned it (for a reader that fetched it with other keys)."""
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
         return {}
 
 

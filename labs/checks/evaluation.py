@@ -40,6 +40,7 @@ from labs.checks.definitions import (
     CheckStatus,
     check_definitions,
 )
+from labs.checks.recorded import CheckRecords, read_check_records
 from labs.checks.targets import lb_target, target_signature
 from labs.content_loader import lab_or_none
 from labs.models import CheckResult, DnsRecord, LabSession
@@ -154,14 +155,19 @@ def stored_probes(session: LabSession) -> dict[str, dict]:
 
 
 def evaluate(session: LabSession, state: dict | None, probes: dict | None = None,
-             lab=None) -> list[CheckStatus]:
-    """The lab's checks computed from `state` and the last probe results (read from the database)."""
+             lab=None, records: CheckRecords | None = None) -> list[CheckStatus]:
+    """The lab's checks computed from `state` and the last probe results (read from the database).
+
+    `records`: the session's check results and DNS record when already read (a page reads them once).
+    """
     state = state or {}
+    if records is None:
+        records = read_check_records(session)
     if probes is None:
-        probes = stored_probes(session)
+        probes = records.probes
     lab = lab if lab is not None else lab_or_none(session.lab_slug)
-    record = DnsRecord.objects.filter(session=session).first()
-    rows = {r.key: r for r in CheckResult.objects.filter(session=session)}
+    record = records.dns_record
+    rows = records.results
     reached = {key: row.passed_at for key, row in rows.items()}
     definitions = check_definitions(lab)
     required_keys = [d["key"] for d in definitions if not d.get("optional")]

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from clouds.models import ServiceBalancer
-from labs.checks import CheckStatus, diagnose, evaluate, lb_target, load_state
+from clouds.watch import state as observed
+from labs.checks import CheckRecords, CheckStatus, diagnose, evaluate, lb_target, load_state, read_check_records
 from labs.checks.completion import completion_summary
 from labs.checks.dns import (
     last_outcome,
+    outcome_from_raw,
+    outcome_key,
     records_enabled,
     relative_label,
     sslip_names,
@@ -27,6 +31,8 @@ from labs.checks.dns import (
 )
 from labs.content_loader import lab_or_none
 from labs.lifecycle import warn_before_minutes
+from labs.live import nodes
+from labs.live.panel import UNAVAILABLE, panel_context
 from labs.live.path import path_context
 from labs.models import DnsRecord, HelpRequest, LabSession, ManifestRevision, Message
 
@@ -48,7 +54,8 @@ MESSAGES_TEMPLATE = "labs/fragments/messages.html"
 PATH_TEMPLATE = "labs/fragments/path.html"
 
 
-def status_context(session: LabSession) -> dict:
+def status_context(session: LabSession, records: CheckRecords | None = None) -> dict:
+    """The context of labs/fragments/status.html; `records`: the session's check results when already read."""
     lab = lab_or_none(session.lab_slug)
     warn_before = warn_before_minutes(session)
     remaining = (session.expires_at - timezone.now()).total_seconds()
@@ -56,7 +63,7 @@ def status_context(session: LabSession) -> dict:
         "session": session,
         "lab": lab,
         # Completed is a record: it shows while the lab runs on, and after it ended.
-        "completion": completion_summary(session, lab),
+        "completion": completion_summary(session, lab, reached=records.reached if records is not None else None),
         "ended": not session.accepts_changes,
         "remaining_minutes": max(0, int(remaining // 60)),
         "can_extend": lab is not None and session.state == LabSession.State.READY and not session.extended,
@@ -79,15 +86,21 @@ def revisions_context(session: LabSession) -> dict:
 
 
 def checklist_context(session: LabSession, state: dict | None = None, statuses: list[CheckStatus] | None = None,
-                      diagnoses: list | None = None) -> dict:
-    """The context of labs/fragments/checklist.html, from the database and the observed state."""
+                      diagnoses: list | None = None, *, records: CheckRecords | None = None) -> dict:
+    """The context of labs/fragments/checklist.html, from the database and the observed state.
+
+    The checks and their diagnosis read the session's check results and DNS record once (`records`
+    when the caller already read them).
+    """
     if state is None:
         state = load_state(session)
     lab = lab_or_none(session.lab_slug)
+    if records is None and (statuses is None or diagnoses is None):
+        records = read_check_records(session)
     if statuses is None:
-        statuses = evaluate(session, state, lab=lab)
+        statuses = evaluate(session, state, lab=lab, records=records)
     if diagnoses is None:
-        diagnoses = diagnose(session, state, statuses, lab=lab)
+        diagnoses = diagnose(session, state, statuses, lab=lab, records=records)
     required = [s for s in statuses if not s.optional]
     return {
         "session": session,
@@ -102,21 +115,24 @@ def checklist_context(session: LabSession, state: dict | None = None, statuses: 
 
 
 def dns_context(session: LabSession, state: dict | None = None, *, error: str = "", error_field: str = "",
-                label: str = "", address: str = "", message: str = "") -> dict:
+                label: str = "", address: str = "", message: str = "", records: CheckRecords | None = None,
+                outcome: dict | None = None) -> dict:
     """The context of labs/fragments/dns.html, from the database and the observed state.
 
     Without an outcome given, the form's last outcome (its message or error, and what was typed) is
-    shown: a redraw over the socket keeps it until the student's next action replaces it.
+    shown: a redraw over the socket keeps it until the student's next action replaces it. `records`
+    (the session's DNS record) and `outcome` (the form's last outcome) when the caller already read them.
     """
     if not (error or message):
-        outcome = last_outcome(session)
+        if outcome is None:
+            outcome = last_outcome(session)
         error, error_field, message = outcome.get("error", ""), outcome.get("error_field", ""), outcome.get("message", "")
         label, address = label or outcome.get("label", ""), address or outcome.get("address", "")
     if state is None:
         state = load_state(session)
     target = lb_target(state)
     external_ip = target["ip"] if target and target.get("ip") else ""
-    record = DnsRecord.objects.filter(session=session).first()
+    record = records.dns_record if records is not None else DnsRecord.objects.filter(session=session).first()
     sslip = []
     if external_ip:
         port = target.get("port") or 80
@@ -180,21 +196,76 @@ def balancer_context(session: LabSession) -> dict:
     return {"session": session, "balancers": balancers, "balancers_by_product": session.cluster.balancers_by_product}
 
 
-def session_messages(session: LabSession):
-    """The messages the student of the session reads: to them, or to a whole cohort they are in."""
-    cohorts = session.user.cohorts.all()
+def session_messages(session: LabSession, cohort_ids: list | None = None):
+    """The messages the student of the session reads: to them, or to a whole cohort they are in
+    (`cohort_ids`: those cohorts, when already read)."""
+    cohorts = session.user.cohorts.all() if cohort_ids is None else cohort_ids
     return Message.objects.filter(Q(recipient=session.user) | Q(recipient=None), cohort__in=cohorts)
 
 
 def messages_context(session: LabSession) -> dict:
     """The context of labs/fragments/messages.html: the raised hand and the instructors' messages."""
     requests = list(session.help_requests.select_related("answered_by")[:10])
+    # The student's cohorts, read once: whether there is one, and the messages sent there.
+    cohort_ids = list(session.user.cohorts.values_list("pk", flat=True))
+    messages = session_messages(session, cohort_ids).select_related("sender")[:30] if cohort_ids else ()
     return {
         "session": session,
-        "has_cohort": session.user.cohorts.exists(),
+        "has_cohort": bool(cohort_ids),
         "open_request": next((r for r in requests if r.state == HelpRequest.State.OPEN), None),
         "help_requests": requests,
-        "lab_messages": list(session_messages(session).select_related("sender")[:30]),
+        "lab_messages": list(messages),
+    }
+
+
+@dataclass(frozen=True)
+class LiveReading:
+    """What the page shows from Redis: the namespace's observed state (`error` says why it is empty when
+    Redis could not be reached), the cluster's nodes and the DNS form's last outcome."""
+
+    state: dict
+    error: str
+    nodes: dict
+    dns_outcome: dict
+
+
+def read_live(session: LabSession) -> LiveReading:
+    """The page's Redis reads, in one round trip (each fragment used to read its own)."""
+    try:
+        pipe = observed.client().pipeline(transaction=False)
+        pipe.hgetall(observed.namespace_key(session.cluster_id, session.namespace))
+        pipe.hgetall(nodes.redis_key(session.cluster_id))
+        pipe.get(outcome_key(session.pk))
+        raw_state, raw_nodes, raw_outcome = pipe.execute()
+    except Exception:  # Redis down: the page still renders, the socket resyncs later
+        logger.exception("could not load the live state of %s", session.namespace)
+        return LiveReading(observed.empty_state(), UNAVAILABLE, {}, {})
+    return LiveReading(observed.state_from_raw(raw_state), "", nodes.decode(raw_nodes), outcome_from_raw(raw_outcome))
+
+
+def page_context(session: LabSession) -> dict:
+    """The contexts of the lab page's fragments for its first render, with nothing read twice.
+
+    The fragments show the same facts: the observed state, the cluster's nodes and the DNS form's
+    outcome are read from Redis at once; the check results and the DNS record once from the database;
+    the checks are evaluated and diagnosed once (the checklist, the stepper and the path's pods); the
+    path takes its balancer from the rows the balancer fragment read. Each context is the one its
+    fragment's redraw gives (SESSION_FRAGMENTS), drawn from these.
+    """
+    live = read_live(session)
+    records = read_check_records(session)
+    checklist = checklist_context(session, live.state, records=records)
+    balancer = balancer_context(session)
+    return {
+        **status_context(session, records),
+        **revisions_context(session),
+        **messages_context(session),
+        **panel_context(session, live.state, error=live.error, loaded_nodes=live.nodes),
+        **checklist,
+        **dns_context(session, live.state, records=records, outcome=live.dns_outcome),
+        **balancer,
+        **path_context(session, live.state, records=records, balancers=[b["row"] for b in balancer["balancers"]],
+                       diagnoses=checklist["diagnoses"]),
     }
 
 

@@ -32,18 +32,25 @@ def row_template(kind: str) -> str:
     return f"labs/panel/{KINDS[kind].singular}_row.html"
 
 
+UNAVAILABLE = "The live view is unavailable right now; it reconnects by itself."
+
+
 def load_state(session) -> tuple[dict, str]:
     """The namespace's observed state and an error text ("" when fine)."""
     try:
         return live_state.load_namespace(session.cluster_id, session.namespace), ""
     except Exception:  # Redis down: the page still renders, the socket resyncs later
         logger.exception("could not load the live state of %s", session.namespace)
-        return live_state.empty_state(), "The live view is unavailable right now; it reconnects by itself."
+        return live_state.empty_state(), UNAVAILABLE
 
 
-def panel_context(session, state: dict | None = None) -> dict:
-    """Context for {% include "labs/panel/panel.html" %}: session, state and what the tables show."""
-    error = ""
+def panel_context(session, state: dict | None = None, *, error: str = "",
+                  loaded_nodes: dict | None = None) -> dict:
+    """Context for {% include "labs/panel/panel.html" %}: session, state and what the tables show.
+
+    A caller that read the state gives `error` when it could not ("" when fine), and may give the
+    cluster's nodes it read with it (`loaded_nodes`, as nodes.load returns them).
+    """
     if state is None:
         state, error = load_state(session)
     return {
@@ -53,7 +60,8 @@ def panel_context(session, state: dict | None = None) -> dict:
         "panel_error": error,
         "namespace": namespace_context(session),
         **presenters.present_namespace(state),
-        **nodes.context(session.cluster_id),
+        **(nodes.context(session.cluster_id) if loaded_nodes is None
+           else {"nodes": presenters.present_nodes(loaded_nodes)}),
     }
 
 

@@ -25,12 +25,12 @@ from clouds.kube.objects import (
     ready_addresses,
 )
 from clouds.models import ServiceBalancer
-from labs.checks import diagnose, lb_target, load_state, stored_probes, target_signature
+from labs.checks import CheckRecords, diagnose, lb_target, load_state, read_check_records, target_signature
 from labs.checks.diagnosis import labels_text
 from labs.checks.dns import sslip_names
 from labs.content_loader import lab_or_none
 from labs.live.presenters import pod_status
-from labs.models import DnsRecord, LabSession
+from labs.models import LabSession
 from labs.notify import changed_since_drawn, notify_session
 from labs.signals import checklist_evaluated
 
@@ -394,14 +394,16 @@ def _pod_item(pod) -> str:
     return f"{name_of(pod)} ({status}, not ready)" if status == "Running" else f"{name_of(pod)} ({status})"
 
 
-def _pods_hop(state, service, lab) -> Hop:
+def _pods_hop(state, service, lab, diagnoses=None) -> Hop:
     pods = _selected_pods(state, service) or _live_pods(state)
     ready = sum(1 for p in pods if pod_is_ready(p))
     items = [_pod_item(p) for p in pods[:PODS_SHOWN]]
     if len(pods) > PODS_SHOWN:
         items.append(f"and {len(pods) - PODS_SHOWN} more")
     value = f"{ready} of {len(pods)} ready" if pods else "no pods yet"
-    found = [d for d in diagnose(None, state, lab=lab, probes={}) if d.code in POD_CAUSES]
+    if diagnoses is None:
+        diagnoses = diagnose(None, state, lab=lab, probes={})
+    found = [d for d in diagnoses if d.code in POD_CAUSES]
     if found:
         first = min(found, key=lambda d: POD_CAUSES.index(d.code))
         return Hop("pods", "Pods", value, BROKEN, cause=first.message, items=items)
@@ -413,9 +415,10 @@ def _pods_hop(state, service, lab) -> Hop:
 
 
 def traffic_path(state: dict | None, *, record=None, probes: dict | None = None, balancer=None,
-                 by_product: bool = False, lab=None) -> TrafficPath:
+                 by_product: bool = False, lab=None, diagnoses: list | None = None) -> TrafficPath:
     """The hops from what is known: `record` a DnsRecord (or None), `balancer` the target Service's
-    ServiceBalancer (or None), `probes` the stored probes by check key."""
+    ServiceBalancer (or None), `probes` the stored probes by check key; `diagnoses` those of the
+    checklist when made from the same state (the pods' causes are among them), else made here."""
     state = state or {}
     target = lb_target(state)
     service = _service(state, target)
@@ -426,7 +429,7 @@ def traffic_path(state: dict | None, *, record=None, probes: dict | None = None,
         _balancer_hop(state, target, balancer, by_product),
         _port_hop(state, service, target, probes),
         _endpoints_hop(state, service),
-        _pods_hop(state, service, lab),
+        _pods_hop(state, service, lab, diagnoses),
     ]
     first = next((h for h in hops if h.state == BROKEN), None)
     if first is not None:
@@ -438,22 +441,30 @@ def traffic_path(state: dict | None, *, record=None, probes: dict | None = None,
 # ---------------------------------------------------------------- the session's path and its redraw
 
 
-def session_path(session: LabSession, state: dict | None = None) -> TrafficPath:
+def session_path(session: LabSession, state: dict | None = None, *, records: CheckRecords | None = None,
+                 balancers: list[ServiceBalancer] | None = None, diagnoses: list | None = None) -> TrafficPath:
+    """The session's path. What the page already read is given rather than read again: `records` the
+    session's check results and DNS record, `balancers` some of its namespace's balancer rows (the
+    target's is looked for among them first), `diagnoses` the checklist's, made from the same state."""
     if state is None:
         state = load_state(session)
+    if records is None:
+        records = read_check_records(session)
     target = lb_target(state)
     balancer = None
     if target:
-        balancer = ServiceBalancer.objects.filter(cluster_id=session.cluster_id, namespace=session.namespace,
-                                                  service=target["service"]).first()
-    return traffic_path(state, record=DnsRecord.objects.filter(session=session).first(),
-                        probes=stored_probes(session), balancer=balancer,
-                        by_product=session.cluster.balancers_by_product, lab=lab_or_none(session.lab_slug))
+        balancer = next((b for b in balancers or () if b.service == target["service"]), None)
+        if balancer is None:
+            balancer = ServiceBalancer.objects.filter(cluster_id=session.cluster_id, namespace=session.namespace,
+                                                      service=target["service"]).first()
+    return traffic_path(state, record=records.dns_record, probes=records.probes, balancer=balancer,
+                        by_product=session.cluster.balancers_by_product, lab=lab_or_none(session.lab_slug),
+                        diagnoses=diagnoses)
 
 
-def path_context(session: LabSession, state: dict | None = None) -> dict:
-    """The context of labs/fragments/path.html."""
-    return {"session": session, "traffic_path": session_path(session, state)}
+def path_context(session: LabSession, state: dict | None = None, **known) -> dict:
+    """The context of labs/fragments/path.html; `known`: what the page already read (see session_path)."""
+    return {"session": session, "traffic_path": session_path(session, state, **known)}
 
 
 def redraw_path(session: LabSession, state: dict | None = None) -> bool:

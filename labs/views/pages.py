@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -18,11 +19,17 @@ from labs import lifecycle
 from labs.access import get_session_or_404
 from labs.content_loader import LabNotFound, all_labs, load_lab
 from labs.live import fragments
-from labs.live.fragments import balancer_context, checklist_context, dns_context, script_json
-from labs.live.panel import panel_context
-from labs.live.path import path_context
+from labs.live.fragments import script_json
 from labs.live.stepper import stepper_context
-from labs.manifests import Problem, Validation, decode_manifest, replacement_problem, utf8_size, validate_manifests
+from labs.manifests import (
+    Policy,
+    Problem,
+    Validation,
+    decode_manifest,
+    replacement_problem,
+    utf8_size,
+    validate_manifests,
+)
 from labs.models import LabSession
 from labs.revisions.submit import StillApplying, submit_revision
 from labs.views.dns import set_dns_record
@@ -59,11 +66,12 @@ def start(request, slug):
     return redirect("labs:session", session_id=session.id)
 
 
-def _editor_text(session: LabSession) -> str:
-    if session.draft:
-        return session.draft
-    latest = session.revisions.first()
-    return latest.text if latest else ""
+@functools.lru_cache(maxsize=128)
+def _text_problems(text: str, namespace: str, policy: Policy) -> tuple[Problem, ...]:
+    """The problems the page shows under the editor's text. Validating is a pure function of the text, the
+    namespace and the lab's policy (the schemas ship with the code; problems are frozen): a page drawn again
+    over the same text (a reload, a student coming back) does not validate it again."""
+    return tuple(validate_manifests(text, namespace=namespace, policy=policy).problems)
 
 
 @login_required
@@ -71,34 +79,29 @@ def _editor_text(session: LabSession) -> str:
 def session_page(request, session_id):
     session = get_session_or_404(request.user, session_id)
     lab = _lab_or_404(session.lab_slug)
-    text = _editor_text(session)
-    validation = validate_manifests(text, namespace=session.namespace, policy=lab.policy()) if text.strip() else None
+    # Every fragment's context, each row and Redis key read once; the editor's text falls back on the latest revision.
+    fragment_contexts = fragments.page_context(session)
+    latest = fragment_contexts["latest"]
+    text = session.draft or (latest.text if latest else "")
+    problems = _text_problems(text, session.namespace, lab.policy()) if text.strip() else ()
     context = {
         "session": session,
         "lab": lab,
         "text": text,
-        "problems": validation.problems if validation else [],
+        "problems": list(problems),
         "examples_json": script_json({kind: lab.example(kind) for kind in ("Deployment", "Service")}),
-        "problems_json": script_json([p.to_dict() for p in validation.problems] if validation else []),
+        "problems_json": script_json([p.to_dict() for p in problems]),
         "history": session.log.all(),
         # No controls for an instructor watching, nor once the lab ended (it no longer takes changes).
         "read_only": session.user_id != request.user.pk or not session.accepts_changes,
         "watching": session.user_id != request.user.pk,
         # For the message the page shows when the server refuses a request before the view (too large).
         "upload_limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE or "",
-        **fragments.status_context(session),
-        **fragments.revisions_context(session),
-        **fragments.messages_context(session),
+        **fragment_contexts,
     }
-    context.update(_live_contexts(session))
+    # The stepper follows the checks the checklist shows (evaluated once for both).
     context.update(stepper_context(lab, context["checks"]))
     return render(request, "labs/session.html", context)
-
-
-def _live_contexts(session):
-    """Contexts of the live widgets: panel, checklist and DNS."""
-    return {**panel_context(session), **checklist_context(session), **dns_context(session),
-            **balancer_context(session), **path_context(session)}
 
 
 def _problems_response(request, session, validation, *, message=""):
