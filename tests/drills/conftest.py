@@ -6,10 +6,7 @@ pointed at the drill's Redis, so that what it queues goes to the drill's workers
 from __future__ import annotations
 
 import os
-import random
 import signal
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +14,8 @@ import pytest
 import yaml
 from django.db import connection
 
-from tests.sandbox.conftest import SANDBOX_TMP
-from tests.sandbox.openstack.conftest import CloudSandbox, http
+from tests.sandbox.helpers import wait_for
+from tests.sandbox.openstack.conftest import CloudSandbox, http, running_cloud
 from tests.services import PYTHON, Service, database_env, free_port, start_redis, wait_for_port
 
 # Redelivery of a lost worker's tasks within seconds, for the drill that loses one: production waits
@@ -55,25 +52,8 @@ class DrillSandbox(CloudSandbox):
 
 @pytest.fixture(scope="package")
 def drill_sandbox():
-    api_port, cloud_port = free_port(), free_port()
-    octet = random.randrange(30, 250)
-    os.makedirs(SANDBOX_TMP, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="sandbox-drills-", dir=SANDBOX_TMP)
-    kubeconfig = os.path.join(tmp, "kubeconfig")
-    node_cidr, floating_cidr = f"127.{octet}.128.0/24", f"127.{octet}.130.0/24"
-    service = Service(f"sandbox-drills-{cloud_port}", [
-        PYTHON, "-m", "sandbox", "--port", str(api_port), "--kubeconfig", kubeconfig, "--fast",
-        "--pod-cidr", f"127.{octet}.0.0/17", "--node-cidr", node_cidr, "--lb-cidr", f"127.{octet}.129.0/24",
-        "--lb-provider", "external", "--cloud-port", str(cloud_port), "--floating-cidr", floating_cidr,
-        "--cloud-fip-quota", "200", "--watch-history", "5000",
-    ])
-    try:
-        service.wait_for_log("sandbox ready", timeout=60)
-        wait_for_port(cloud_port)
-        yield DrillSandbox(service, api_port, cloud_port, kubeconfig, os.path.join(tmp, "clouds.yaml"),
-                           node_cidr, floating_cidr)
-    finally:
-        service.stop()
+    with running_cloud("sandbox-drills", DrillSandbox, "--watch-history", "5000", fip_quota=200) as sandbox:
+        yield sandbox
 
 
 def point_at_redis(url: str, settings) -> None:
@@ -174,11 +154,4 @@ def pool_processes(svc: Service) -> list[int]:
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {message} (last value: {last!r})")
+    return wait_for(predicate, timeout=timeout, interval=interval, message=message)

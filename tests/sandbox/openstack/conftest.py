@@ -8,6 +8,7 @@ traffic must reach). LoadBalancer Services are left to "an outside controller"
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -15,7 +16,6 @@ import random
 import socket
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
+from tests.sandbox import helpers
 from tests.sandbox.conftest import SANDBOX_TMP
 from tests.services import PYTHON, Service, free_port, wait_for_port
 
@@ -98,37 +99,38 @@ WAIT = 60.0
 
 
 def wait_for(predicate, timeout: float = WAIT, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {message} (last value: {last!r})")
+    return helpers.wait_for(predicate, timeout=timeout, interval=interval, message=message)
 
 
-@pytest.fixture(scope="session")
-def cloud():
+@contextlib.contextmanager
+def running_cloud(name: str, cls: type[CloudSandbox] = CloudSandbox, *extra: str, fip_quota: int = 50):
+    """A sandbox cluster with its OpenStack cloud on free ports and a private 127.X range, as `cls`; stopped
+    on leaving. `extra`: more sandbox arguments."""
     api_port, cloud_port = free_port(), free_port()
     octet = random.randrange(30, 250)
     os.makedirs(SANDBOX_TMP, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="sandbox-cloud-test-", dir=SANDBOX_TMP)
+    tmp = tempfile.mkdtemp(prefix=f"{name}-", dir=SANDBOX_TMP)
     kubeconfig = os.path.join(tmp, "kubeconfig")
     node_cidr, floating_cidr = f"127.{octet}.128.0/24", f"127.{octet}.130.0/24"
-    service = Service(f"sandbox-cloud-{cloud_port}", [
+    service = Service(f"{name}-{cloud_port}", [
         PYTHON, "-m", "sandbox", "--port", str(api_port), "--kubeconfig", kubeconfig, "--fast",
         "--pod-cidr", f"127.{octet}.0.0/17", "--node-cidr", node_cidr, "--lb-cidr", f"127.{octet}.129.0/24",
         "--lb-provider", "external", "--cloud-port", str(cloud_port), "--floating-cidr", floating_cidr,
-        "--cloud-fip-quota", "50",
+        "--cloud-fip-quota", str(fip_quota), *extra,
     ])
     try:
         service.wait_for_log("sandbox ready", timeout=60)
         wait_for_port(cloud_port)
-        yield CloudSandbox(service, api_port, cloud_port, kubeconfig, os.path.join(tmp, "clouds.yaml"),
-                           node_cidr, floating_cidr)
+        yield cls(service, api_port, cloud_port, kubeconfig, os.path.join(tmp, "clouds.yaml"), node_cidr,
+                  floating_cidr)
     finally:
         service.stop()
+
+
+@pytest.fixture(scope="session")
+def cloud():
+    with running_cloud("sandbox-cloud-test") as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
