@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import expect
 
 
@@ -21,3 +23,13 @@ def open_object(page, name_button, attempts: int = 3, wait_ms: int = 10_000):
             if attempt == attempts - 1:
                 raise
     return dialog
+
+
+def poll(page, expression: str, timeout: float = 30.0):
+    """Wait until a page expression is true. (Not `wait_for_function`: its polling evaluates a string in
+    the page, which the pages' Content Security Policy forbids: it fails with an EvalError whenever the
+    expression is not already true at the first look.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        page.wait_for_timeout(100)

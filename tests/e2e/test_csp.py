@@ -2,7 +2,6 @@
 product: every page is visited, its scripts, editor (with its web workers) and WebSocket work, and the
 browser reports no violation of the policy (`securitypolicyviolation` events and console errors)."""
 
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -10,6 +9,7 @@ from playwright.sync_api import expect
 from clouds.models import CloudCredential, Cluster
 from labs.models import Cohort
 from teaching.roles import make_instructor
+from tests.e2e.helpers import poll
 from tests.e2e.test_lab_flow import WAIT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,15 +47,6 @@ def _context(browser):
 
     context.on("page", on_page)
     return context, seen
-
-
-def poll(page, expression, timeout=WAIT / 1000):
-    """Wait until a page expression is true. (Not `wait_for_function`: its polling evaluates a string in
-    the page, which this very policy forbids.)"""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
-        page.wait_for_timeout(100)
 
 
 def _log_in(page, url, username, password):

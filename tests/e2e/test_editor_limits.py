@@ -5,6 +5,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from clouds.models import Cluster
+from tests.e2e.helpers import poll
 from tests.labs.helpers import make_session
 from tests.manifests import LAB_MANIFEST
 
@@ -33,7 +34,7 @@ def _open_session_page(live, page, make_user):
     client.force_login(user)
     page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live["url"]}])
     page.goto(f"{live['url']}/sessions/{session.id}/")
-    page.wait_for_function("window.LiveOpsEditor && window.LiveOpsEditor.editor")
+    poll(page, "window.LiveOpsEditor && window.LiveOpsEditor.editor")
     return session
 
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from labs.content_loader import load_lab
-from tests.e2e.helpers import open_object
+from tests.e2e.helpers import open_object, poll
 from tests.manifests import SERVICE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,7 +39,7 @@ def _start_lab(page, url, username, password):
     _log_in(page, url, username, password)
     page.get_by_role("button", name="Start lab").click()
     expect(page.get_by_test_id("session-state")).to_have_text("Ready", timeout=WAIT)
-    page.wait_for_function("window.LiveOpsEditor && window.LiveOpsEditor.editor")
+    poll(page, "window.LiveOpsEditor && window.LiveOpsEditor.editor")
 
 
 def _http_get(url, timeout=3):

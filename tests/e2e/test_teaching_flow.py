@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from labs.content_loader import load_lab
 from labs.models import Cohort, LabSession
 from teaching.roles import make_instructor, make_student
+from tests.e2e.helpers import poll
 from tests.e2e.test_lab_flow import WAIT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,7 +71,7 @@ def test_it_follows_the_class_live(live, browser, make_user, sandbox):
 
     # stud1 applies the lab's manifests: their check cells and the funnel move live.
     lab = load_lab("loadbalancer")
-    s1.wait_for_function("window.LiveOpsEditor && window.LiveOpsEditor.editor")
+    poll(s1, "window.LiveOpsEditor && window.LiveOpsEditor.editor")
     s1.evaluate("text => LiveOpsEditor.setValue(text)", lab.example("Deployment") + "---\n" + lab.example("Service"))
     s1.get_by_role("button", name="Apply", exact=True).click()
     for key in ("deployment-ready", "service-selects-pods", "external-ip"):
