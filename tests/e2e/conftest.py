@@ -40,9 +40,13 @@ def stack(django_db_setup, django_db_blocker, sandbox, redis_url):
     web_args = [PYTHON, "-m", "uvicorn", "liveops.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
     services = [
         Service("e2e-celery", [PYTHON, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--pool", "threads",
-                               "--concurrency", "4", "-n", f"e2e-{port}@%h"], env),
+                               "--concurrency", "4", "-Q", "celery,balancers", "-n", f"e2e-{port}@%h"], env),
         Service("e2e-watcher", [PYTHON, "manage.py", "run_watcher"], env),
         Service("e2e-web", web_args, env),
+        # The checks and the traffic path have a worker of their own, as in production: a lab's cleanup
+        # waits in its task (up to minutes) and must never hold back another test's checklist.
+        Service("e2e-celery-live", [PYTHON, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--pool",
+                                    "threads", "--concurrency", "2", "-Q", "live", "-n", f"e2e-live-{port}@%h"], env),
     ]
 
     def restart_web(while_down=None):
@@ -56,6 +60,7 @@ def stack(django_db_setup, django_db_blocker, sandbox, redis_url):
     try:
         wait_for_port(port)
         services[0].wait_for_log("ready", timeout=60)
+        services[3].wait_for_log("ready", timeout=60)
         yield {"url": f"http://127.0.0.1:{port}", "env": env, "services": services, "restart_web": restart_web}
     finally:
         for svc in services:
