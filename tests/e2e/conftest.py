@@ -41,7 +41,9 @@ def stack(django_db_setup, django_db_blocker, sandbox, redis_url):
     services = [
         Service("e2e-celery", [PYTHON, "-m", "celery", "-A", "liveops", "worker", "-l", "info", "--pool", "threads",
                                "--concurrency", "4", "-Q", "celery,balancers", "-n", f"e2e-{port}@%h"], env),
-        Service("e2e-watcher", [PYTHON, "manage.py", "run_watcher"], env),
+        # Tests recreate the Cluster row (a new id) after each database flush: the watcher looks for it
+        # every second, not every 15 s as in production, or a test's first changes go unheard.
+        Service("e2e-watcher", [PYTHON, "manage.py", "run_watcher", "--refresh", "1"], env),
         Service("e2e-web", web_args, env),
         # The checks and the traffic path have a worker of their own, as in production: a lab's cleanup
         # waits in its task (up to minutes) and must never hold back another test's checklist.
