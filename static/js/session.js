@@ -2,6 +2,16 @@
 // views): the connection indicator, the live view's tabs, object dialogs. Delegated listeners only:
 // the pages carry no inline script or event handler (Content-Security-Policy).
 
+// A lost live connection is tried again soon, whatever happened before: htmx's own delay doubles up
+// to 64 s, so a page that missed a few tries while the server restarted could stay stale for a minute.
+// Random within the window (a restarted server is not met by every page at once), never over 4 s.
+// (htmx is loaded deferred: it is there once the document is parsed, before it opens any socket.)
+document.addEventListener('DOMContentLoaded', function () {
+  htmx.config.wsReconnectDelay = function (retryCount) {
+    return 200 + Math.random() * Math.min(1000 * Math.pow(2, retryCount), 3800);
+  };
+});
+
 // Shows in words whether the live connection is up (htmx ws extension events).
 (function () {
   var TEXT = { open: 'Live', closed: 'Reconnecting…', ended: 'Lab ended — not live', connecting: 'Connecting…' };

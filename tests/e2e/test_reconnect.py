@@ -28,3 +28,8 @@ def test_it_resynchronises_after_a_server_restart(live, page, make_user, sandbox
     expect(page.locator("#pods-rows tr", has_text="Running")).to_have_count(1, timeout=WAIT)
     expect(page.locator("#ws-indicator")).to_have_attribute("data-state", "open")
     expect(page.locator("#deploy-lb-test")).to_contain_text("1/1")
+
+    # However long the server was away, the page tries again within 4 s of the last try (htmx's own
+    # delay doubles up to 64 s: after a slow restart the page stayed stale for up to a minute).
+    delays = page.evaluate("[...Array(200).keys()].map(i => htmx.config.wsReconnectDelay(i % 12))")
+    assert max(delays) <= 4000 and min(delays) > 0
