@@ -46,6 +46,7 @@ ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"]+)"')
 
 
 CACHE_CONTROL: dict[str, str] = {}  # url -> the Cache-Control it was served with
+HOW: list[tuple[str, float]] = []  # (kept | drawn, seconds) of each lab page answered (its Server-Timing)
 
 
 def get(url: str, cookie: str | None = None) -> tuple[int, bytes, float]:
@@ -53,8 +54,12 @@ def get(url: str, cookie: str | None = None) -> tuple[int, bytes, float]:
     t0 = time.perf_counter()
     with urllib.request.urlopen(req, timeout=30) as resp:
         body = resp.read()
+        seconds = time.perf_counter() - t0
         CACHE_CONTROL[url] = resp.headers.get("Cache-Control", "")
-        return resp.status, body, time.perf_counter() - t0
+        how = re.search(r'page;desc="(\w+)"', resp.headers.get("Server-Timing", ""))
+        if how:
+            HOW.append((how.group(1), seconds))
+        return resp.status, body, seconds
 
 
 def editor_assets(html: str) -> list[str]:
@@ -129,6 +134,7 @@ def run(args) -> int:
             status, body, _ = get(stack.url + path)
             rows.append((path, status, len(body) / 1024, gz(body) / 1024))
         state = live_state.load_namespace(stack.cluster.pk, session.namespace)
+        HOW.clear()
         concurrent = students_at_once(args, stack, sessions, cookies)
 
     s = summary_ms(times)
@@ -152,6 +158,11 @@ def run(args) -> int:
           f"(a random pause of 0 to {2 * args.think:.1f} s between loads): {c['count']} responses, p50 "
           f"{c['p50']:.1f} ms, p95 {c['p95']:.1f} ms, max {c['max']:.1f} ms; machine: {os.cpu_count()} CPUs, load "
           f"average {os.getloadavg()[0]:.1f}")
+    for how in ("drawn", "kept"):
+        part = summary_ms([seconds for h, seconds in HOW if h == how])
+        if part["count"]:
+            print(f"  {how} ({'drawn from the database and Redis' if how == 'drawn' else 'kept from an earlier load: nothing it shows changed'}): "
+                  f"{part['count']}, p50 {part['p50']:.1f} ms, p95 {part['p95']:.1f} ms")
     print()
     print(table([
         (f"render p95 with {args.students} students (ms)", f"{c['p95']:.1f}", "<= 30 (50 students)",

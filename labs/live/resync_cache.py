@@ -28,7 +28,7 @@ import hashlib
 import logging
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -39,7 +39,16 @@ from clouds.watch import state as observed
 from labs.checks.dns import outcome_key
 from labs.live import nodes
 from labs.live.redis_watch import EPOCH_KEY
-from labs.models import CheckResult, Cohort, DnsRecord, HelpRequest, LabSession, ManifestRevision, Message
+from labs.models import (
+    CheckResult,
+    Cohort,
+    DnsRecord,
+    HelpRequest,
+    LabSession,
+    ManifestRevision,
+    Message,
+    SessionLog,
+)
 from labs.notify import VERSION_TTL, session_changed, version_key
 
 logger = logging.getLogger(__name__)
@@ -111,27 +120,40 @@ def row_stamp(session: LabSession) -> tuple:
 class Lookup:
     """What a resync read from Redis: the state it draws from, and the kept drawings when still good."""
 
-    state: dict
+    raw_state: dict
+    raw_nodes: dict
+    payload: bytes | None = None  # what was kept after the stamp (None: nothing, or drawn from other facts)
     html: str | None = None  # the kept resync (None: draw it)
     ended: bool = False  # the kept resync turned the page read-only
     nodes_html: str | None = None  # the kept Nodes section (None: draw it)
-    loaded_nodes: dict = field(default_factory=dict)
     stamp: str = ""
     nodes_stamp: str = ""
     key: str = ""
     cluster_id: object = None
 
+    @functools.cached_property
+    def state(self) -> dict:
+        """The namespace's observed state (parsed only when something is drawn)."""
+        return observed.state_from_raw(self.raw_state)
 
-def lookup(session: LabSession, watching: bool, ended: bool) -> Lookup:
+    @functools.cached_property
+    def loaded_nodes(self) -> dict:
+        return nodes.decode(self.raw_nodes)
+
+
+def lookup(session: LabSession, watching: bool, ended: bool, *, key: str | None = None, facts: tuple = ()) -> Lookup:
     """Read, in one round trip, the session's observed state and what was kept of its resync.
-    Raises when Redis cannot be reached (the caller draws without it)."""
+    Raises when Redis cannot be reached (the caller draws without it).
+
+    Another drawing of the session kept under the same stamp (the lab page: labs.views.kept_pages)
+    gives its own `key` and the `facts` it also shows (who looks at it...)."""
     r = observed.client()
     version = version_key(session.pk)
     pipe = r.pipeline(transaction=False)
     pipe.hgetall(observed.namespace_key(session.cluster_id, session.namespace))
     pipe.get(version)
     pipe.get(outcome_key(session.pk))
-    pipe.get(entry_key(session.pk, watching, ended))
+    pipe.get(key or entry_key(session.pk, watching, ended))
     pipe.hgetall(nodes.redis_key(session.cluster_id))
     pipe.get(nodes_key(session.cluster_id))
     pipe.get(EPOCH_KEY)
@@ -144,11 +166,13 @@ def lookup(session: LabSession, watching: bool, ended: bool) -> Lookup:
         current = pipe.execute()[1]
     nodes_stamp = _digest(release(), _raw_digest(raw_nodes))
     stamp = _digest(release(), current, row_stamp(session), _raw_digest(raw_state), outcome, nodes_stamp, watching,
-                    ended, epoch)
-    found = Lookup(state=observed.state_from_raw(raw_state), loaded_nodes=nodes.decode(raw_nodes), stamp=stamp,
-                   nodes_stamp=nodes_stamp, key=entry_key(session.pk, watching, ended), cluster_id=session.cluster_id)
+                    ended, epoch, *facts)
+    found = Lookup(raw_state=raw_state, raw_nodes=raw_nodes, stamp=stamp, nodes_stamp=nodes_stamp,
+                   key=key or entry_key(session.pk, watching, ended), cluster_id=session.cluster_id)
     if entry is not None and entry[:40].decode() == stamp:
-        found.ended, found.html = entry[40:41] == b"1", entry[41:].decode()
+        found.payload = entry[40:]
+        if key is None:
+            found.ended, found.html = entry[40:41] == b"1", entry[41:].decode()
     if nodes_entry is not None and nodes_entry[:40].decode() == nodes_stamp:
         found.nodes_html = nodes_entry[40:].decode()
     return found
@@ -163,6 +187,14 @@ def keep(found: Lookup, html: str, ended: bool, nodes_html: str) -> None:
         pipe.execute()
     except Exception:  # noqa: BLE001
         logger.exception("could not keep the resync of %s", found.key)
+
+
+def keep_payload(found: Lookup, payload: str) -> None:
+    """Keep another drawing (lookup's `key`) under the stamp it was drawn at."""
+    try:
+        observed.client().set(found.key, f"{found.stamp}{payload}", ex=ENTRY_TTL)
+    except Exception:  # noqa: BLE001
+        logger.exception("could not keep %s", found.key)
 
 
 # ---------------------------------------------------------------- rows whose change a resync shows
@@ -206,9 +238,10 @@ def _balancer_changed(sender, instance: ServiceBalancer, **kwargs) -> None:
 
 def follow_changes() -> None:
     """Connect the receivers that give a session a new version when a row its page shows is saved or
-    deleted (registered by labs.apps). LabSession rows need none: the stamp holds the row itself."""
+    deleted (registered by labs.apps). LabSession rows need none: the stamp holds the row itself. (The
+    session's history shows only on the lab page, kept under the same stamp.)"""
     for name, signal in (("saved", post_save), ("deleted", post_delete)):
-        for model in (CheckResult, DnsRecord, HelpRequest, ManifestRevision):
+        for model in (CheckResult, DnsRecord, HelpRequest, ManifestRevision, SessionLog):
             signal.connect(_session_row_changed, sender=model, dispatch_uid=f"resync_cache.{model.__name__}.{name}")
         signal.connect(_message_changed, sender=Message, dispatch_uid=f"resync_cache.Message.{name}")
         signal.connect(_balancer_changed, sender=ServiceBalancer, dispatch_uid=f"resync_cache.ServiceBalancer.{name}")

@@ -32,6 +32,7 @@ from labs.manifests import (
 )
 from labs.models import LabSession
 from labs.revisions.submit import StillApplying, submit_revision
+from labs.views import kept_pages
 from labs.views.dns import set_dns_record
 from labs.views.help import raise_hand as raise_hand_for
 
@@ -79,6 +80,12 @@ def _text_problems(text: str, namespace: str, policy: Policy) -> tuple[Problem, 
 def session_page(request, session_id):
     session = get_session_or_404(request.user, session_id)
     lab = _lab_or_404(session.lab_slug)
+    watching = session.user_id != request.user.pk
+    return kept_pages.lab_page(request, session, watching=watching, template="labs/session.html",
+                               context=lambda: _session_page_context(session, lab, watching))
+
+
+def _session_page_context(session: LabSession, lab, watching: bool) -> dict:
     # Every fragment's context, each row and Redis key read once; the editor's text falls back on the latest revision.
     fragment_contexts = fragments.page_context(session)
     latest = fragment_contexts["latest"]
@@ -93,15 +100,15 @@ def session_page(request, session_id):
         "problems_json": script_json([p.to_dict() for p in problems]),
         "history": session.log.all(),
         # No controls for an instructor watching, nor once the lab ended (it no longer takes changes).
-        "read_only": session.user_id != request.user.pk or not session.accepts_changes,
-        "watching": session.user_id != request.user.pk,
+        "read_only": watching or not session.accepts_changes,
+        "watching": watching,
         # For the message the page shows when the server refuses a request before the view (too large).
         "upload_limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE or "",
         **fragment_contexts,
     }
     # The stepper follows the checks the checklist shows (evaluated once for both).
     context.update(stepper_context(lab, context["checks"]))
-    return render(request, "labs/session.html", context)
+    return context
 
 
 def _problems_response(request, session, validation, *, message=""):

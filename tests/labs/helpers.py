@@ -31,3 +31,11 @@ def make_instructed_session(make_user):
     cohort.students.add(alice)
     cohort.instructors.add(teacher)
     return make_session(alice), teacher
+
+
+def tasks_queued(callbacks) -> list[str]:
+    """The functions that registered `callbacks` (django_capture_on_commit_callbacks) other than the
+    renewal of a session's version, which every change of a row its page shows also registers: what a
+    test means by "the task is queued once the transaction committed"."""
+    owners = [c.__qualname__.split(".")[0] for c in callbacks]
+    return [owner for owner in owners if owner != "session_changed"]

@@ -1,6 +1,7 @@
 import pytest
 
 from labs.models import LabSession
+from tests.labs.helpers import tasks_queued
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +15,7 @@ def test_it_creates_a_session_and_redirects_to_it(client, make_user, django_capt
     assert r["Location"] == f"/sessions/{session.id}/"
     assert session.state == "provisioning"
     assert session.namespace.startswith("lab-alice-")
-    assert len(callbacks) == 1  # the provisioning task is enqueued after commit
+    assert tasks_queued(callbacks) == ["start_session"]  # the provisioning task is enqueued after commit
 
 
 def test_it_returns_the_active_session_on_a_second_start(client, make_user):
