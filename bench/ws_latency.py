@@ -232,6 +232,7 @@ async def measure(args, stack, watcher, web, clients):
 
     procs = {"watcher": watcher, "web": web, **({"live worker": stack.live_worker} if stack.live_worker else {})}
     cpu0 = {name: cpu_seconds(svc.proc.pid) for name, svc in procs.items()}
+    logs0 = {name: len(svc.log()) for name, svc in procs.items()}
     frames0 = sum(c.frames for c in clients)
     load = os.getloadavg()[0]
     changes, span = await send_changes(args, stack, clients)
@@ -240,12 +241,18 @@ async def measure(args, stack, watcher, web, clients):
         await asyncio.sleep(0.05)
     cpu1 = {name: cpu_seconds(svc.proc.pid) for name, svc in procs.items()}
     rss = {name: rss_mib(svc.proc.pid) for name, svc in procs.items()}
+    pauses = {name: gc_pauses(svc.log()[logs0[name]:]) for name, svc in procs.items()}
     frames = sum(c.frames for c in clients) - frames0
     for c in clients:
         await c.ws.close()
     await asyncio.gather(*readers, return_exceptions=True)
     return {"connect_all_s": connect_all_s, "raw": raw, "frame_size": frame_size, "changes": changes,
-            "span": span, "cpu0": cpu0, "cpu1": cpu1, "rss": rss, "frames": frames, "load": load}
+            "span": span, "cpu0": cpu0, "cpu1": cpu1, "rss": rss, "pauses": pauses, "frames": frames, "load": load}
+
+
+def gc_pauses(log: str) -> list[float]:
+    """The garbage-collection pauses a process wrote (liveops/gcpauses.py), in ms."""
+    return [float(m) for m in re.findall(r"liveops-gc-pause generation=\d+ ms=([0-9.]+)", log)]
 
 
 def run(args) -> int:
@@ -305,8 +312,10 @@ def report(args, clients, setup_s, load_s, f) -> None:
         row("change -> frame (answered -> read)", latencies),
         row(f"raw broadcast baseline ({f['frame_size']} B)", f["raw"]),
     ], ("stage", "count", "p50", "p95", "p99", "max")))
-    print(table([(name, f["cpu1"][name] - f["cpu0"][name], f["cpu1"][name], f["rss"][name])
-                 for name in f["cpu1"]], ("process", "CPU s (changes)", "CPU s (total)", "RSS MiB")))
+    print(table([(name, f["cpu1"][name] - f["cpu0"][name], f["cpu1"][name], f["rss"][name],
+                  len(f["pauses"][name]), max(f["pauses"][name], default=0.0))
+                 for name in f["cpu1"]], ("process", "CPU s (changes)", "CPU s (total)", "RSS MiB",
+                                          "GC pauses >= 10 ms", "longest (ms)")))
     ratio = lat["p95"] / raw["p95"] if raw["p95"] else float("nan")
     print()
     print(table([

@@ -265,7 +265,12 @@ LIVEOPS_LAB_POD_CIDRS = [c for c in os.environ.get("LIVEOPS_LAB_POD_CIDRS", "").
 LIVEOPS_LB_SWEEP_REMOVE = env_bool("LIVEOPS_LB_SWEEP_REMOVE", False)
 # Benchmarks only (bench/ws_latency.py): each live frame of a lab page ends with an HTML comment
 # stamping when the watcher received the change, when the socket's consumer got it and sent it.
+# Each process then also writes its garbage-collection pauses (liveops/gcpauses.py).
 LIVEOPS_BENCH_TIMINGS = env_bool("LIVEOPS_BENCH_TIMINGS", False)
+if LIVEOPS_BENCH_TIMINGS:
+    from liveops.gcpauses import log_pauses
+
+    log_pauses()
 
 # Encryption of credentials at rest (Fernet). Defaults to a key derived from SECRET_KEY.
 LIVEOPS_ENCRYPTION_KEY = os.environ.get("LIVEOPS_ENCRYPTION_KEY", "")
