@@ -9,6 +9,7 @@ one of CSRF_TRUSTED_ORIGINS; and the host must be an allowed host.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
@@ -18,6 +19,7 @@ from django.http.request import split_domain_port, validate_host
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of the text, asked at every connect
 def normalise(origin: str) -> str | None:
     """scheme://host:port with the default port written out; None for anything that is not an origin."""
     try:
@@ -61,6 +63,11 @@ class SameOriginValidator:
             return False
         scheme = "https" if _came_over_tls(scope, headers) else "http"
         own = normalise(f"{scheme}://{host}")
-        trusted = {normalise(o) for o in settings.CSRF_TRUSTED_ORIGINS}
+        trusted = _trusted(tuple(settings.CSRF_TRUSTED_ORIGINS))
         given = normalise(origin.decode("latin-1"))
         return given is not None and (given == own or given in trusted)
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted(origins: tuple[str, ...]) -> frozenset:
+    return frozenset(normalise(o) for o in origins)

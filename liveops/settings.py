@@ -158,6 +158,10 @@ else:
             # the reverse, and a commit costs no fsync of the whole file (a class start writes thousands).
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
                         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"},
+            # A thread's connection is kept for a minute (channels' database_sync_to_async, Celery and the
+            # watcher close it only once it is this old): closed after every call, each read of a reconnecting
+            # socket opened and set up a connection of its own (~3 ms of the web process's CPU per socket).
+            "CONN_MAX_AGE": 60,
             # Live-server tests need a file-based test database shared by processes.
             # (one file per test run, so that concurrent runs do not share it).
             "TEST": {"NAME": os.environ.get("LIVEOPS_TEST_DB_PATH", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))},

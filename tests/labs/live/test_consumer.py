@@ -75,6 +75,28 @@ async def test_it_checks_owner(alice_session, make_user):
     assert closed == {"type": "websocket.close", "code": 4403}
 
 
+async def test_it_refuses_a_session_that_does_not_exist(alice_session):
+    import uuid
+
+    user, session = alice_session
+    app = URLRouter(websocket_urlpatterns)
+    communicator = WebsocketCommunicator(app, f"/ws/sessions/{uuid.uuid4()}/")
+    communicator.scope["user"] = user
+    assert (await communicator.connect())[0]
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+
+
+async def test_it_tells_a_refused_socket_nothing_of_the_session(alice_session, make_user):
+    """Refused before it joins the session's group: the session's changes never reach it."""
+    _, session = alice_session
+    bob = await sync_to_async(make_user)("bob")
+    communicator = await connect(session, bob)
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+    await send_change(session, "pods", "web-2", pod("web-2"))
+    await sync_to_async(notify_session)(session.id, "status")
+    assert await communicator.receive_nothing(timeout=0.5)
+
+
 async def test_it_refuses_anonymous_users(alice_session):
     _, session = alice_session
     communicator = await connect(session, AnonymousUser())
