@@ -157,10 +157,11 @@ class Stack:
         wait_for_port(self.web_port, timeout=30)
         return svc
 
-    def start_worker(self, concurrency: int = 4, queues: str = "") -> Service:
-        """A prefork Celery worker (every queue, unless `queues`, e.g. "live")."""
+    def start_worker(self, concurrency: int = 4, queues: str = "", nice: int = 0) -> Service:
+        """A prefork Celery worker (every queue, unless `queues`, e.g. "live"), at `nice` as the launcher
+        runs the `live` queue's (below the watcher and the web server that fan changes out)."""
         name = f"celery-{queues}" if queues else "celery-worker"
-        svc = self.start(name, [PYTHON, "-m", "celery", "-A", "liveops", "worker", "-l", "info",
+        svc = self.start(name, [*(["nice", "-n", str(nice)] if nice else []), PYTHON, "-m", "celery", "-A", "liveops", "worker", "-l", "info",
                                 "--concurrency", str(concurrency), "-n", f"bench-{queues or 'all'}-{os.getpid()}@%h",
                                 *(["-Q", queues] if queues else [])])
         svc.wait_for_log("ready", timeout=60)

@@ -267,7 +267,7 @@ def run(args) -> int:
         watcher = stack.start_watcher()
         web = stack.start_web()
         # What the watcher hands on when a namespace settles (checks, the traffic path), as `make run` runs it.
-        stack.live_worker = stack.start_worker(args.live_concurrency, queues="live") if args.live_concurrency else None
+        stack.live_worker = stack.start_worker(args.live_concurrency, queues="live", nice=args.live_nice) if args.live_concurrency else None
         load_s = wait_for_state(stack, sessions, timeout=120)
         clients = [Client(s, c) for s, c in zip(sessions, cookies, strict=True)]
         figures = asyncio.run(measure(args, stack, watcher, web, clients))
@@ -342,6 +342,7 @@ def main() -> int:
     parser.add_argument("--connect-concurrency", type=int, default=50)
     parser.add_argument("--live-concurrency", type=int, default=2,
                         help="processes of the `live` queue's worker (0: none, the settle work then waits)")
+    parser.add_argument("--live-nice", type=int, default=0, help="niceness of the `live` queue's worker")
     return run_main(parser, run)
 
 
