@@ -342,7 +342,8 @@ def main() -> int:
     parser.add_argument("--connect-concurrency", type=int, default=50)
     parser.add_argument("--live-concurrency", type=int, default=2,
                         help="processes of the `live` queue's worker (0: none, the settle work then waits)")
-    parser.add_argument("--live-nice", type=int, default=0, help="niceness of the `live` queue's worker")
+    parser.add_argument("--live-nice", type=int, default=10,
+                        help="niceness of the `live` queue's worker (10, as make run runs it; 0: as the others)")
     return run_main(parser, run)
 
 
