@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from asgiref.sync import sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.db import database_sync_to_async
 
 from labs.live import redis_watch
+from labs.live.consumer import LiveSocket
 from labs.models import Cohort
 from teaching.access import teaches
 from teaching.fragments import render_dashboard
@@ -33,7 +33,7 @@ def _render(cohort_id) -> str:
     return render_dashboard(cohort) if cohort else ""
 
 
-class DashboardConsumer(AsyncWebsocketConsumer):
+class DashboardConsumer(LiveSocket):
     """ws/teaching/cohorts/<id>/"""
 
     group = None
@@ -41,7 +41,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.cohort_id = self.scope["url_route"]["kwargs"]["cohort_id"]
-        cohort = await sync_to_async(_allowed_cohort)(self.scope.get("user"), self.cohort_id)
+        cohort = await database_sync_to_async(_allowed_cohort)(self.scope.get("user"), self.cohort_id)
         await self.accept()
         if cohort is None:
             await self.close(code=FORBIDDEN)
@@ -64,7 +64,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             await self.resync()
 
     async def resync(self):
-        html = await sync_to_async(_render, thread_sensitive=False)(self.cohort_id)
+        html = await database_sync_to_async(_render, thread_sensitive=False)(self.cohort_id)
         await self.send(text_data=html)
 
     async def _tick(self):
