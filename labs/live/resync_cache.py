@@ -47,7 +47,6 @@ from labs.models import (
     LabSession,
     ManifestRevision,
     Message,
-    SessionLog,
 )
 from labs.notify import VERSION_TTL, session_changed, version_key
 
@@ -239,9 +238,11 @@ def _balancer_changed(sender, instance: ServiceBalancer, **kwargs) -> None:
 def follow_changes() -> None:
     """Connect the receivers that give a session a new version when a row its page shows is saved or
     deleted (registered by labs.apps). LabSession rows need none: the stamp holds the row itself. (The
-    session's history shows only on the lab page, kept under the same stamp.)"""
+    session's history shows only on the lab page, which adds its newest line to the facts it is kept
+    under: a signal would put a Redis round trip inside every start's transaction, which holds SQLite's
+    write lock: at a class start, starts then waited past the lock's timeout.)"""
     for name, signal in (("saved", post_save), ("deleted", post_delete)):
-        for model in (CheckResult, DnsRecord, HelpRequest, ManifestRevision, SessionLog):
+        for model in (CheckResult, DnsRecord, HelpRequest, ManifestRevision):
             signal.connect(_session_row_changed, sender=model, dispatch_uid=f"resync_cache.{model.__name__}.{name}")
         signal.connect(_message_changed, sender=Message, dispatch_uid=f"resync_cache.Message.{name}")
         signal.connect(_balancer_changed, sender=ServiceBalancer, dispatch_uid=f"resync_cache.ServiceBalancer.{name}")

@@ -6,7 +6,7 @@ process's CPU. The page shows the facts a session's resync shows, so it is kept 
 (labs.live.resync_cache: the session's version, renewed by every change of a row the page reads, its
 own row, the observed state, the DNS form's outcome, the nodes, the release, the epoch), plus what only
 the page shows: who looks at it (their name, their staff and teaching rights in the top bar), whether
-the lab takes changes, the upload limit.
+the lab takes changes, the upload limit, the newest line of the session's history.
 
 What belongs to one response is never kept: the CSRF token and the CSP nonce are drawn as markers,
 random for each drawing and kept with it, and each answer puts in the request's own. A request with
@@ -41,8 +41,9 @@ def page_key(session: LabSession, viewer_id) -> str:
 
 def _lookup(request, session: LabSession, watching: bool) -> resync_cache.Lookup | None:
     user = request.user
+    newest_history_line = session.log.order_by("-pk").values_list("pk", flat=True).first()
     facts = ("lab page", user.pk, user.get_username(), user.is_staff, user.has_perm("labs.teach_cohort"),
-             session.accepts_changes, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+             session.accepts_changes, settings.DATA_UPLOAD_MAX_MEMORY_SIZE, newest_history_line)
     try:
         return resync_cache.lookup(session, watching, not session.accepts_changes, key=page_key(session, user.pk),
                                    facts=facts)

@@ -43,8 +43,9 @@ def test_a_reload_is_answered_from_what_was_kept(client, student, django_assert_
     client.force_login(student.user)
     first = load(client, student)
     assert how(first) == "drawn"
-    # The request's own (its session, the user, the menu's permissions) and the lab session: nothing drawn.
-    with django_assert_max_num_queries(5):
+    # The request's own (its session, the user, the menu's permissions), the lab session and its newest
+    # history line: nothing drawn.
+    with django_assert_max_num_queries(6):
         again = load(client, student)
     assert how(again) == "kept"
     assert without_token_and_nonce(again.content.decode()) == without_token_and_nonce(first.content.decode())
