@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import difflib
 import functools
+import logging
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import OperationalError
 from django.http import Http404, HttpResponse
 from django.http.request import RawPostDataException
 from django.shortcuts import redirect, render
@@ -35,6 +37,8 @@ from labs.revisions.submit import StillApplying, submit_revision
 from labs.views import kept_pages
 from labs.views.dns import set_dns_record
 from labs.views.help import raise_hand as raise_hand_for
+
+logger = logging.getLogger(__name__)
 
 
 def _lab_or_404(slug):
@@ -63,6 +67,13 @@ def start(request, slug):
         session, _created = lifecycle.start_session(request.user, lab.slug)
     except lifecycle.StartRefused as exc:
         messages.error(request, str(exc))
+        return redirect("labs:catalogue")
+    except OperationalError:
+        # The database stayed busy past its timeout (a whole class pressing Start on SQLite): nothing was
+        # saved (the start is one transaction), so pressing again is safe.
+        logger.warning("a start of %s by %s found the database busy", lab.slug, request.user, exc_info=True)
+        messages.error(request, f"{lab.title}: too many labs are starting at this moment, nothing was started. "
+                                "Press Start again in a few seconds.")
         return redirect("labs:catalogue")
     return redirect("labs:session", session_id=session.id)
 
