@@ -39,15 +39,7 @@ from clouds.watch import state as observed
 from labs.checks.dns import outcome_key
 from labs.live import nodes
 from labs.live.redis_watch import EPOCH_KEY
-from labs.models import (
-    CheckResult,
-    Cohort,
-    DnsRecord,
-    HelpRequest,
-    LabSession,
-    ManifestRevision,
-    Message,
-)
+from labs.models import CheckResult, Cohort, DnsRecord, HelpRequest, LabSession, ManifestRevision, Message
 from labs.notify import VERSION_TTL, session_changed, version_key
 
 logger = logging.getLogger(__name__)
