@@ -243,16 +243,17 @@ def read_live(session: LabSession) -> LiveReading:
     return LiveReading(observed.state_from_raw(raw_state), "", nodes.decode(raw_nodes), outcome_from_raw(raw_outcome))
 
 
-def page_context(session: LabSession) -> dict:
+def page_context(session: LabSession, live: LiveReading | None = None) -> dict:
     """The contexts of the lab page's fragments for its first render, with nothing read twice.
 
     The fragments show the same facts: the observed state, the cluster's nodes and the DNS form's
     outcome are read from Redis at once; the check results and the DNS record once from the database;
     the checks are evaluated and diagnosed once (the checklist, the stepper and the path's pods); the
     path takes its balancer from the rows the balancer fragment read. Each context is the one its
-    fragment's redraw gives (SESSION_FRAGMENTS), drawn from these.
+    fragment's redraw gives (SESSION_FRAGMENTS), drawn from these. `live`: Redis already read (the
+    kept page's stamp was computed from it: the page is drawn from exactly those facts).
     """
-    live = read_live(session)
+    live = live or read_live(session)
     records = read_check_records(session)
     checklist = checklist_context(session, live.state, records=records)
     balancer = balancer_context(session)

@@ -113,6 +113,7 @@ class Lookup:
 
     raw_state: dict
     raw_nodes: dict
+    raw_outcome: bytes | None = None  # the DNS form's last outcome, as kept in Redis
     payload: bytes | None = None  # what was kept after the stamp (None: nothing, or drawn from other facts)
     html: str | None = None  # the kept resync (None: draw it)
     ended: bool = False  # the kept resync turned the page read-only
@@ -158,7 +159,7 @@ def lookup(session: LabSession, watching: bool, ended: bool, *, key: str | None 
     nodes_stamp = _digest(release(), _raw_digest(raw_nodes))
     stamp = _digest(release(), current, row_stamp(session), _raw_digest(raw_state), outcome, nodes_stamp, watching,
                     ended, epoch, *facts)
-    found = Lookup(raw_state=raw_state, raw_nodes=raw_nodes, stamp=stamp, nodes_stamp=nodes_stamp,
+    found = Lookup(raw_state=raw_state, raw_nodes=raw_nodes, raw_outcome=outcome, stamp=stamp, nodes_stamp=nodes_stamp,
                    key=key or entry_key(session.pk, watching, ended), cluster_id=session.cluster_id)
     if entry is not None and entry[:40].decode() == stamp:
         found.payload = entry[40:]

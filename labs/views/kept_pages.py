@@ -27,7 +27,9 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 
+from labs.checks.dns import outcome_from_raw
 from labs.live import resync_cache
+from labs.live.fragments import LiveReading
 from labs.models import LabSession
 
 logger = logging.getLogger(__name__)
@@ -53,8 +55,9 @@ def _lookup(request, session: LabSession, watching: bool) -> resync_cache.Lookup
 
 
 def lab_page(request, session: LabSession, *, watching: bool, template: str,
-             context: Callable[[], dict]) -> HttpResponse:
-    """The page of `session` as `template` draws it from `context()`, kept while its facts stay the same."""
+             context: Callable[[LiveReading | None], dict]) -> HttpResponse:
+    """The page of `session` as `template` draws it from `context(live)`, kept while its facts stay the same;
+    `live` is what the stamp was computed from (None without Redis: the context reads it, or says why not)."""
     started = time.perf_counter()
     has_messages = len(get_messages(request)) > 0
     found = None if has_messages else _lookup(request, session, watching)
@@ -62,7 +65,9 @@ def lab_page(request, session: LabSession, *, watching: bool, template: str,
         payload = found.payload.decode()
         return _answer(request, payload[MARKER_LENGTH:], payload[:MARKER_LENGTH], "kept", started)
     marker = secrets.token_hex(MARKER_LENGTH // 2)
-    html = render_to_string(template, {**context(), "csrf_token": f"csrf{marker}", "csp_nonce": f"nonce{marker}"},
+    live = None if found is None else LiveReading(found.state, "", found.loaded_nodes,
+                                                  outcome_from_raw(found.raw_outcome))
+    html = render_to_string(template, {**context(live), "csrf_token": f"csrf{marker}", "csp_nonce": f"nonce{marker}"},
                             request=request)
     if found is not None:
         resync_cache.keep_payload(found, marker + html)

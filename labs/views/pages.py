@@ -93,12 +93,12 @@ def session_page(request, session_id):
     lab = _lab_or_404(session.lab_slug)
     watching = session.user_id != request.user.pk
     return kept_pages.lab_page(request, session, watching=watching, template="labs/session.html",
-                               context=lambda: _session_page_context(session, lab, watching))
+                               context=lambda live: _session_page_context(session, lab, watching, live))
 
 
-def _session_page_context(session: LabSession, lab, watching: bool) -> dict:
+def _session_page_context(session: LabSession, lab, watching: bool, live=None) -> dict:
     # Every fragment's context, each row and Redis key read once; the editor's text falls back on the latest revision.
-    fragment_contexts = fragments.page_context(session)
+    fragment_contexts = fragments.page_context(session, live)
     latest = fragment_contexts["latest"]
     text = session.draft or (latest.text if latest else "")
     problems = _text_problems(text, session.namespace, lab.policy()) if text.strip() else ()
